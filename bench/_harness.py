@@ -1,0 +1,59 @@
+"""The benchmark harness: median wall time of repeated runs, ratios, a JSON report per benchmark."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def median_time(fn: Callable[[], Any], *, repeat: int = 3, warmup: int = 1) -> float:
+    """Median wall time of ``repeat`` calls of ``fn`` (after ``warmup`` untimed calls), seconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def environment() -> dict[str, Any]:
+    import lightgbm
+    import numpy
+    import sklearn
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "lightgbm": lightgbm.__version__,
+        "torch": torch.__version__,
+    }
+
+
+def write_report(name: str, report: dict[str, Any], *, results: Path = RESULTS) -> Path:
+    """Write ``results/<name>.json`` atomically and print the ratios, one line each."""
+    report = {"benchmark": name, "environment": environment(), **report}
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"{name}.json"
+    with tempfile.NamedTemporaryFile("w", dir=results, delete=False, suffix=".tmp") as tmp:
+        json.dump(report, tmp, indent=2, sort_keys=True)
+    os.replace(tmp.name, path)
+    for key, value in report.get("ratios", {}).items():
+        target = report.get("targets", {}).get(key)
+        suffix = f"  (target {target})" if target is not None else ""
+        print(f"{name}: {key} = {value:.3f}{suffix}")
+    return path

@@ -1,0 +1,26 @@
+"""fboost: gradient-boosted trees and residual networks as one additive model.
+
+``F_T(x) = F_0(x) + sum_t alpha_t h_t(x)``: a GBM adds a tree fitted to the loss gradient, a ResNet
+adds a block to its features and, with a linear head, telescopes into the same sum. Every estimator
+here exposes that sum: ``stage_contributions``, ``staged_predict``, ``drop_stages``.
+"""
+
+from ._version import __version__
+from .additive import AdditiveModel
+from .function_space import FunctionalBoostingClassifier, FunctionalBoostingRegressor
+from .losses import BinaryLogLoss, Loss, MultinomialLogLoss, SquaredError, get_loss
+from .trees import TreeBoostingClassifier, TreeBoostingRegressor
+
+__all__ = [
+    "__version__",
+    "AdditiveModel",
+    "TreeBoostingRegressor",
+    "TreeBoostingClassifier",
+    "FunctionalBoostingRegressor",
+    "FunctionalBoostingClassifier",
+    "Loss",
+    "SquaredError",
+    "BinaryLogLoss",
+    "MultinomialLogLoss",
+    "get_loss",
+]

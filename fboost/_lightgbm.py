@@ -1,0 +1,190 @@
+"""The ``engine="lightgbm"`` backend: LightGBM trains, fboost exposes each iteration as a stage.
+
+LightGBM is not re-implemented: it is fitted through its own scikit-learn wrapper with the mapped
+parameters, so raw predictions are LightGBM's. For the stage view:
+
+- ``F_0`` is LightGBM's boost-from-average score (the bias it folds into the first iteration's
+  trees); stage 1 is the first iteration's trees minus that bias;
+- contributions come from one ``predict(pred_leaf=True)`` pass (the carry) and a table of leaf
+  values, not from one ``predict`` call per stage;
+- the full raw score uses LightGBM's own ``predict`` over windows of kept iterations, so an intact
+  model predicts exactly as LightGBM does, and a lesioned one sums the windows that remain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm
+import numpy as np
+
+from ._training import progress_bar
+from .additive import AdditiveModel
+from .losses import BinaryLogLoss, Loss, MultinomialLogLoss, SquaredError
+
+__all__ = ["LightGBMStart", "LightGBMStage", "LightGBMModel", "fit_lightgbm"]
+
+_K_EPSILON = 1e-15  # LightGBM's kEpsilon: below it no bias is added to the first trees
+
+
+def lightgbm_init_raw(loss: Loss, y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+    """The boost-from-average score LightGBM adds to its first trees (labels are float32 there)."""
+    y32 = y.astype(np.float32).astype(np.float64)
+    w = None if sample_weight is None else sample_weight.astype(np.float32).astype(np.float64)
+    sum_w = float(len(y32)) if w is None else float(np.sum(w))
+    if isinstance(loss, SquaredError):
+        init = np.array([np.sum(y32 if w is None else y32 * w) / sum_w])
+    elif isinstance(loss, BinaryLogLoss):
+        p = np.sum(y32 if w is None else y32 * w) / sum_w
+        p = min(max(p, _K_EPSILON), 1.0 - _K_EPSILON)
+        init = np.array([np.log(p / (1.0 - p))])
+    elif isinstance(loss, MultinomialLogLoss):
+        counts = np.bincount(y.astype(np.intp), weights=w, minlength=loss.n_outputs)
+        init = np.log(np.maximum(_K_EPSILON, counts / sum_w))
+    else:  # pragma: no cover - the estimators only build the three losses above
+        raise TypeError(f"no LightGBM objective for {loss!r}")
+    return np.where(np.abs(init) > _K_EPSILON, init, 0.0)
+
+
+def _leaf_values(tree: dict[str, Any]) -> np.ndarray:
+    """Leaf values of one dumped LightGBM tree, indexed by leaf index."""
+    values = np.zeros(tree["num_leaves"])
+    stack = [tree["tree_structure"]]
+    while stack:
+        node = stack.pop()
+        if "leaf_value" in node and "split_index" not in node:
+            values[node.get("leaf_index", 0)] = node["leaf_value"]
+        else:
+            stack.extend((node["left_child"], node["right_child"]))
+    return values
+
+
+@dataclass(frozen=True)
+class LightGBMStart:
+    """``F_0`` plus the carry: the leaf index of every sample in every kept tree, in one pass."""
+
+    booster: lightgbm.Booster
+    raw: np.ndarray
+    n_iterations: int
+
+    def __call__(self, X: Any) -> tuple[np.ndarray, Any]:
+        n, k = X.shape[0], self.raw.shape[0]
+        leaves = self.booster.predict(X, pred_leaf=True, num_iteration=self.n_iterations)
+        leaves = np.asarray(leaves, dtype=np.intp).reshape(n, self.n_iterations * k)
+        return np.broadcast_to(self.raw, (n, k)).copy(), leaves
+
+
+@dataclass(frozen=True)
+class LightGBMStage:
+    """One LightGBM iteration: ``h_t`` = leaf values / learning rate for its K trees."""
+
+    iteration: int
+    values: np.ndarray  # (K, max_leaves)
+
+    def advance(self, X: Any, carry: np.ndarray) -> tuple[np.ndarray, Any]:
+        k = self.values.shape[0]
+        cols = carry[:, self.iteration * k : (self.iteration + 1) * k]
+        return np.take_along_axis(self.values.T, cols, axis=0), carry
+
+
+class LightGBMModel(AdditiveModel):
+    """An additive model whose full raw score is LightGBM's own prediction over kept windows."""
+
+    start: LightGBMStart
+    stages: list[LightGBMStage]  # type: ignore[assignment]
+
+    def raw(self, X: Any) -> np.ndarray:
+        start = self.start
+        n, k = X.shape[0], start.raw.shape[0]
+        kept = [stage.iteration for stage in self.stages]
+        out = np.zeros((n, k))
+        if not kept or kept[0] != 0:
+            out += start.raw  # the bias lives in iteration 0's trees
+        run_start = 0
+        for i in range(1, len(kept) + 1):
+            if i == len(kept) or kept[i] != kept[i - 1] + 1:
+                a, b = kept[run_start], kept[i - 1] + 1
+                window = start.booster.predict(X, start_iteration=a, num_iteration=b - a, raw_score=True)
+                out += np.asarray(window).reshape(n, k)
+                run_start = i
+        return out
+
+
+class _ProgressCallback:
+    """LightGBM callback that advances a tqdm bar (silent unless verbose)."""
+
+    order = 30
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+
+    def __call__(self, env: Any) -> None:
+        self.bar.update()
+
+
+_METRIC = {"squared_error": ("l2", 0.5), "binary_log_loss": ("binary_logloss", 1.0)}
+
+
+def fit_lightgbm(
+    params: dict[str, Any],
+    loss: Loss,
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    *,
+    X_val: np.ndarray | None,
+    y_val: np.ndarray | None,
+    w_val: np.ndarray | None,
+    n_iter_no_change: int | None,
+    tol: float,
+    verbose: int,
+    desc: str,
+) -> tuple[Any, LightGBMModel, np.ndarray, np.ndarray]:
+    """Fit LightGBM's scikit-learn wrapper; return it, the stage model and the loss histories."""
+    classification = loss.is_classification
+    cls = lightgbm.LGBMClassifier if classification else lightgbm.LGBMRegressor
+    estimator = cls(**params)
+    # the training set first (LightGBM reuses its cached scores for it), then the held-out set
+    eval_X, eval_y, eval_weights = [X], [y], [sample_weight]
+    if X_val is not None:
+        eval_X.append(X_val)
+        eval_y.append(y_val)  # type: ignore[arg-type]
+        eval_weights.append(w_val)  # type: ignore[arg-type]
+    metric, factor = _METRIC.get(loss.name, ("multi_logloss", 1.0))
+    with progress_bar(params["n_estimators"], verbose, desc) as bar:
+        callbacks: list[Any] = [_ProgressCallback(bar)]
+        if n_iter_no_change is not None:
+            callbacks.append(
+                lightgbm.early_stopping(n_iter_no_change, verbose=False, min_delta=tol)
+            )
+        estimator.fit(
+            X,
+            y,
+            sample_weight=sample_weight,
+            eval_X=tuple(eval_X),
+            eval_y=tuple(eval_y),
+            eval_sample_weight=eval_weights,
+            eval_metric=metric,
+            callbacks=callbacks,
+        )
+    booster = estimator.booster_
+    best = estimator.best_iteration_ if n_iter_no_change is not None else 0
+    n_iter = best if best and best > 0 else booster.current_iteration()
+    k = loss.n_outputs
+    raw0 = lightgbm_init_raw(loss, y, sample_weight)
+    dump = booster.dump_model(num_iteration=n_iter)["tree_info"]
+    max_leaves = max(tree["num_leaves"] for tree in dump) if dump else 1
+    table = np.zeros((len(dump), max_leaves))
+    for i, tree in enumerate(dump):
+        values = _leaf_values(tree)
+        table[i, : len(values)] = values
+    table[:k] -= raw0[:, None]  # iteration 0 carries the bias: split it off as F_0
+    lr = float(params["learning_rate"])
+    stages = [LightGBMStage(t, table[t * k : (t + 1) * k] / lr) for t in range(n_iter)]
+    model = LightGBMModel(LightGBMStart(booster, raw0, n_iter), stages, np.full(n_iter, lr))
+    results = estimator.evals_result_
+    names = list(results)
+    train_score = factor * np.asarray(results[names[0]][metric][:n_iter])
+    val_score = factor * np.asarray(results[names[1]][metric]) if len(names) > 1 else np.array([])
+    return estimator, model, train_score, val_score

@@ -1,0 +1,290 @@
+"""The estimator base every fboost model shares: validation, the fit template, the public surface.
+
+Subclasses supply what differs (scikit-learn's own pattern):
+
+- ``_fit(X, y, sample_weight)``: train and set ``model_`` (an :class:`~fboost.additive.AdditiveModel`),
+  ``train_score_`` and ``validation_score_``;
+- optionally ``_input_dtype()``, ``_allow_nan()``, ``_raw_predict(X)`` (a faster full sum) and
+  ``_prepare_X(X)`` (what the stages consume, e.g. a float32 copy or a tensor).
+
+The mixins :class:`AdditiveRegressorMixin` and :class:`AdditiveClassifierMixin` turn raw scores into
+predictions through the loss's inverse link, for ``predict`` and all ``staged_*`` methods alike.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from .additive import AdditiveModel
+from .losses import Loss, get_loss
+
+__all__ = ["AdditiveEstimator", "AdditiveRegressorMixin", "AdditiveClassifierMixin"]
+
+
+def _name_argument(exc: ValueError, name: str) -> ValueError:
+    """Re-raise scikit-learn's input errors so that the message names the argument."""
+    msg = str(exc)
+    if f"{name} " in msg or f" {name}" in msg or msg.startswith(name):
+        return exc
+    return type(exc)(f"{name}: {msg}")
+
+
+class AdditiveEstimator(BaseEstimator):
+    """Base of every fboost estimator: ``F(x) = F_0(x) + sum_t alpha_t h_t(x)``.
+
+    Fitted attributes shared by all subclasses
+    -------------------------------------------
+    model_ : AdditiveModel
+        The fitted additive model.
+    loss_ : Loss
+        The loss the model was fitted to (:mod:`fboost.losses`).
+    train_score_ : ndarray of shape (n_stages_,)
+        Training loss after each stage (networks: after each epoch).
+    validation_score_ : ndarray
+        Validation loss after each stage (empty without early stopping).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    """
+
+    _task: ClassVar[str]
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_stages": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # -- what subclasses may override -----------------------------------------------------------
+    def _input_dtype(self) -> type:
+        return np.float64
+
+    def _allow_nan(self) -> bool:
+        return False
+
+    def _prepare_X(self, X: np.ndarray) -> Any:
+        """What the model's stages consume, from validated X."""
+        return X
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> None:
+        raise NotImplementedError
+
+    # -- fit template ---------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> AdditiveEstimator:
+        """Fit the additive model stage by stage.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Targets: real values for regressors, any labels for classifiers.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; ``None`` weighs every sample 1.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        X, y = self._validate_fit_data(X, y)
+        try:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        except ValueError as exc:
+            raise _name_argument(exc, "sample_weight") from exc
+        if not np.isfinite(sample_weight).all():
+            raise ValueError("sample_weight must be finite")
+        if sample_weight.sum() <= 0:
+            raise ValueError("sample_weight must have a positive sum")
+        y = self._encode_y(y, sample_weight)
+        self.loss_ = self._make_loss()
+        self._fit(X, y, sample_weight)
+        return self
+
+    def _validate_fit_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            return validate_data(  # type: ignore[no-any-return]
+                self,
+                X,
+                y,
+                dtype=self._input_dtype(),
+                ensure_all_finite="allow-nan" if self._allow_nan() else True,
+                y_numeric=self._task == "regression",
+                ensure_min_samples=2,
+            )
+        except ValueError as exc:
+            raise _name_argument(exc, "X") from exc
+
+    def _validate_X(self, X: Any) -> Any:
+        check_is_fitted(self)
+        try:
+            X = validate_data(
+                self,
+                X,
+                reset=False,
+                dtype=self._input_dtype(),
+                ensure_all_finite="allow-nan" if self._allow_nan() else True,
+            )
+        except ValueError as exc:
+            raise _name_argument(exc, "X") from exc
+        return self._prepare_X(X)
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self._allow_nan()
+        return tags
+
+    # -- the shared surface ---------------------------------------------------------------------
+    @property
+    def n_stages_(self) -> int:
+        """Number of stages of the fitted model (after early stopping and lesions)."""
+        check_is_fitted(self)
+        return self.model_.n_stages
+
+    @property
+    def stage_weights_(self) -> np.ndarray:
+        """``alpha_t`` per stage, shape ``(n_stages_,)``."""
+        check_is_fitted(self)
+        return self.model_.weights.copy()
+
+    def _raw_predict(self, X: Any) -> np.ndarray:
+        return self.model_.raw(X)
+
+    def _staged_raw(self, X: Any) -> Iterator[np.ndarray]:
+        yield from self.model_.staged_raw(self._validate_X(X))
+
+    def stage_contributions(self, X: Any) -> np.ndarray:
+        """Per-stage contributions to the raw (link-space) score.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        contributions : ndarray of shape (n_stages_ + 1, n_samples, n_outputs)
+            Row 0 is ``F_0(x)``, row t is ``alpha_t h_t(x)``; the sum over axis 0 is the raw
+            prediction (``decision_function`` for classifiers, ``predict`` for regressors).
+        """
+        return self.model_.contributions(self._validate_X(X))
+
+    def drop_stages(self, stages: Iterable[int] | int) -> AdditiveEstimator:
+        """A fitted copy with the given stages removed (a lesion).
+
+        Parameters
+        ----------
+        stages : int or iterable of int
+            Stage numbers in ``1..n_stages_`` (stage t is row t of :meth:`stage_contributions`).
+            For function-space models this removes ``alpha_t h_t``; for residual networks the
+            block is bypassed (``z_t = z_{t-1}``) and later blocks see the changed input.
+
+        Returns
+        -------
+        estimator : same type as self
+            A new fitted estimator; ``self`` is unchanged. Fitted histories such as
+            ``train_score_`` describe the original training run and are kept as they were.
+        """
+        check_is_fitted(self)
+        lesioned = copy.copy(self)
+        lesioned.model_ = self.model_.drop(stages)
+        return lesioned
+
+
+class AdditiveRegressorMixin:
+    """Regression: squared error, predictions are the raw score."""
+
+    _task: ClassVar[str] = "regression"
+    model_: AdditiveModel
+    loss_: Loss
+
+    def _encode_y(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+        return np.asarray(y, dtype=np.float64)
+
+    def _make_loss(self) -> Loss:
+        return get_loss("regression")
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted targets, shape ``(n_samples,)``."""
+        raw = self._raw_predict(self._validate_X(X))  # type: ignore[attr-defined]
+        return self.loss_.inverse_link(raw)
+
+    def staged_predict(self, X: Any) -> Iterator[np.ndarray]:
+        """Yield the prediction after each stage t = 1..n_stages_ (one pass over the stages)."""
+        for raw in self._staged_raw(X):  # type: ignore[attr-defined]
+            yield self.loss_.inverse_link(raw)
+
+
+class AdditiveClassifierMixin:
+    """Classification: binary or multinomial log loss; any label type through ``classes_``."""
+
+    _task: ClassVar[str] = "classification"
+    model_: AdditiveModel
+    loss_: Loss
+    classes_: np.ndarray
+
+    def _encode_y(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+        check_classification_targets(y)
+        encoder = LabelEncoder()
+        codes = encoder.fit_transform(y)
+        self.classes_ = encoder.classes_
+        n_weighted = np.count_nonzero(np.bincount(codes, weights=sample_weight))
+        if n_weighted < 2:
+            raise ValueError(
+                f"y must contain at least 2 classes with positive sample_weight; got "
+                f"{n_weighted} class: {self.classes_.tolist()}"
+            )
+        return codes.astype(np.int64)
+
+    @property
+    def n_classes_(self) -> int:
+        return len(self.classes_)
+
+    def _make_loss(self) -> Loss:
+        return get_loss("classification", n_classes=len(self.classes_))
+
+    def _raw_to_decision(self, raw: np.ndarray) -> np.ndarray:
+        return raw[:, 0] if raw.shape[1] == 1 else raw
+
+    def _proba_to_labels(self, proba: np.ndarray) -> np.ndarray:
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Raw scores: shape ``(n_samples,)`` for two classes, ``(n_samples, n_classes)`` otherwise."""
+        return self._raw_to_decision(self._raw_predict(self._validate_X(X)))  # type: ignore[attr-defined]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape ``(n_samples, n_classes)``, columns in ``classes_`` order."""
+        return self.loss_.inverse_link(self._raw_predict(self._validate_X(X)))  # type: ignore[attr-defined]
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class label per sample."""
+        return self._proba_to_labels(self.predict_proba(X))
+
+    def staged_decision_function(self, X: Any) -> Iterator[np.ndarray]:
+        """Yield ``decision_function`` after each stage t = 1..n_stages_."""
+        for raw in self._staged_raw(X):  # type: ignore[attr-defined]
+            yield self._raw_to_decision(raw)
+
+    def staged_predict_proba(self, X: Any) -> Iterator[np.ndarray]:
+        """Yield ``predict_proba`` after each stage t = 1..n_stages_."""
+        for raw in self._staged_raw(X):  # type: ignore[attr-defined]
+            yield self.loss_.inverse_link(raw)
+
+    def staged_predict(self, X: Any) -> Iterator[np.ndarray]:
+        """Yield ``predict`` after each stage t = 1..n_stages_."""
+        for raw in self._staged_raw(X):  # type: ignore[attr-defined]
+            yield self._proba_to_labels(self.loss_.inverse_link(raw))
