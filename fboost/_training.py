@@ -52,7 +52,7 @@ def split_validation(
     scikit-learn's gradient boosting makes for the same ``random_state``.
     """
     try:
-        return train_test_split(  # type: ignore[no-any-return]
+        return train_test_split(
             X,
             y,
             sample_weight,

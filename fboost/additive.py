@@ -55,7 +55,9 @@ def _n_rows(X: Any) -> int:
     return int(X.shape[0])
 
 
-def check_stage_numbers(stages: Iterable[int] | int, n_stages: int, name: str = "stages") -> list[int]:
+def check_stage_numbers(
+    stages: Iterable[int] | int, n_stages: int, name: str = "stages"
+) -> list[int]:
     """Validate 1-based stage numbers; return them sorted and unique.
 
     Raises ``TypeError`` for non-integers and ``ValueError`` for numbers outside ``1..n_stages``
@@ -96,7 +98,9 @@ class AdditiveModel:
         ``alpha_t`` per stage.
     """
 
-    def __init__(self, start: Start, stages: Sequence[Stage], weights: Sequence[float] | np.ndarray):
+    def __init__(
+        self, start: Start, stages: Sequence[Stage], weights: Sequence[float] | np.ndarray
+    ):
         weights = np.asarray(weights, dtype=np.float64).reshape(-1)
         if len(weights) != len(stages):
             raise ValueError(f"got {len(stages)} stages but {len(weights)} weights")

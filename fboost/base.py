@@ -2,7 +2,8 @@
 
 Subclasses supply what differs (scikit-learn's own pattern):
 
-- ``_fit(X, y, sample_weight)``: train and set ``model_`` (an :class:`~fboost.additive.AdditiveModel`),
+- ``_fit(X, y, sample_weight)``: train and set ``model_`` (an
+  :class:`~fboost.additive.AdditiveModel`),
   ``train_score_`` and ``validation_score_``;
 - optionally ``_input_dtype()``, ``_allow_nan()``, ``_raw_predict(X)`` (a faster full sum) and
   ``_prepare_X(X)`` (what the stages consume, e.g. a float32 copy or a tensor).
@@ -117,7 +118,7 @@ class AdditiveEstimator(BaseEstimator):
 
     def _validate_fit_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         try:
-            return validate_data(  # type: ignore[no-any-return]
+            return validate_data(
                 self,
                 X,
                 y,
@@ -143,7 +144,7 @@ class AdditiveEstimator(BaseEstimator):
             raise _name_argument(exc, "X") from exc
         return self._prepare_X(X)
 
-    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+    def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = self._allow_nan()
         return tags
@@ -165,7 +166,8 @@ class AdditiveEstimator(BaseEstimator):
         return self.model_.raw(X)
 
     def _staged_raw(self, X: Any) -> Iterator[np.ndarray]:
-        yield from self.model_.staged_raw(self._validate_X(X))
+        X = self._validate_X(X)
+        yield from self.model_.staged_raw(X)
 
     def stage_contributions(self, X: Any) -> np.ndarray:
         """Per-stage contributions to the raw (link-space) score.
@@ -180,7 +182,8 @@ class AdditiveEstimator(BaseEstimator):
             Row 0 is ``F_0(x)``, row t is ``alpha_t h_t(x)``; the sum over axis 0 is the raw
             prediction (``decision_function`` for classifiers, ``predict`` for regressors).
         """
-        return self.model_.contributions(self._validate_X(X))
+        X = self._validate_X(X)
+        return self.model_.contributions(X)
 
     def drop_stages(self, stages: Iterable[int] | int) -> AdditiveEstimator:
         """A fitted copy with the given stages removed (a lesion).
@@ -220,7 +223,7 @@ class AdditiveRegressorMixin:
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets, shape ``(n_samples,)``."""
         raw = self._raw_predict(self._validate_X(X))  # type: ignore[attr-defined]
-        return self.loss_.inverse_link(raw)
+        return self.loss_.inverse_link(raw)  # (X is validated, and fit checked, first)
 
     def staged_predict(self, X: Any) -> Iterator[np.ndarray]:
         """Yield the prediction after each stage t = 1..n_stages_ (one pass over the stages)."""
@@ -259,20 +262,23 @@ class AdditiveClassifierMixin:
     def _raw_to_decision(self, raw: np.ndarray) -> np.ndarray:
         return raw[:, 0] if raw.shape[1] == 1 else raw
 
-    def _proba_to_labels(self, proba: np.ndarray) -> np.ndarray:
-        return self.classes_[np.argmax(proba, axis=1)]
+    def _raw_to_labels(self, raw: np.ndarray) -> np.ndarray:
+        # decision > 0 for two classes, argmax otherwise: always consistent with decision_function
+        codes = (raw[:, 0] > 0).astype(np.intp) if raw.shape[1] == 1 else np.argmax(raw, axis=1)
+        return self.classes_[codes]
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """Raw scores: shape ``(n_samples,)`` for two classes, ``(n_samples, n_classes)`` otherwise."""
+        """Raw scores, shape ``(n_samples,)`` for 2 classes, else ``(n_samples, n_classes)``."""
         return self._raw_to_decision(self._raw_predict(self._validate_X(X)))  # type: ignore[attr-defined]
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape ``(n_samples, n_classes)``, columns in ``classes_`` order."""
-        return self.loss_.inverse_link(self._raw_predict(self._validate_X(X)))  # type: ignore[attr-defined]
+        raw = self._raw_predict(self._validate_X(X))  # type: ignore[attr-defined]
+        return self.loss_.inverse_link(raw)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class label per sample."""
-        return self._proba_to_labels(self.predict_proba(X))
+        return self._raw_to_labels(self._raw_predict(self._validate_X(X)))  # type: ignore[attr-defined]
 
     def staged_decision_function(self, X: Any) -> Iterator[np.ndarray]:
         """Yield ``decision_function`` after each stage t = 1..n_stages_."""
@@ -287,4 +293,4 @@ class AdditiveClassifierMixin:
     def staged_predict(self, X: Any) -> Iterator[np.ndarray]:
         """Yield ``predict`` after each stage t = 1..n_stages_."""
         for raw in self._staged_raw(X):  # type: ignore[attr-defined]
-            yield self._proba_to_labels(self.loss_.inverse_link(raw))
+            yield self._raw_to_labels(raw)

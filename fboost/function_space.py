@@ -1,4 +1,4 @@
-"""Function-space boosting (Friedman 2001): stage t fits ``h_t`` to the negative gradient at F_{t-1}.
+"""Function-space boosting (Friedman 2001): stage t fits ``h_t`` to ``-dL/dF`` at ``F_{t-1}``.
 
 One loop, :func:`fit_function_space`, written once. What a stage fits and how its weight is found is
 a *stage fitter*:
@@ -176,7 +176,9 @@ class TreeNewtonFitter:
         w = sample_weight * in_bag if not in_bag.all() else sample_weight
         newton = not isinstance(self.loss, SquaredError)
         hessian = self.loss.hessian_from_gradient(y, -neg_gradient) if newton else None
-        factor = (raw.shape[1] - 1) / raw.shape[1] if isinstance(self.loss, MultinomialLogLoss) else 1
+        factor = (
+            (raw.shape[1] - 1) / raw.shape[1] if isinstance(self.loss, MultinomialLogLoss) else 1
+        )
         trees, columns = [], []
         for k in range(raw.shape[1]):
             tree = DecisionTreeRegressor(random_state=rng, **self.tree_params)
@@ -213,7 +215,9 @@ def _newton_leaves(
             continue
         numerator = np.average(neg_gradient[rows], weights=w) * factor
         denominator = np.average(hessian[rows], weights=w)
-        value[leaf, 0, 0] = 0.0 if abs(denominator) < 1e-150 else float(numerator) / float(denominator)
+        value[leaf, 0, 0] = (
+            0.0 if abs(denominator) < 1e-150 else float(numerator) / float(denominator)
+        )
 
 
 def line_search(
@@ -280,7 +284,7 @@ class LineSearchFitter:
 class _FunctionalBoostingBase(AdditiveEstimator):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **AdditiveEstimator._parameter_constraints,
-        "learner": [HasMethods(["fit", "predict"])],
+        "learner": [HasMethods(["fit", "predict"]), None],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "subsample": [Interval(Real, 0, 1, closed="right")],
     }
@@ -440,4 +444,3 @@ class FunctionalBoostingClassifier(
     True
     """
     )
-

@@ -12,10 +12,10 @@ the conventions are theirs, so that the sklearn engine reproduces ``GradientBoos
 ``GradientBoostingClassifier`` bit for bit (last-bit differences in a gradient flip near-tied
 splits a few stages later):
 
-- squared error is *half* the squared error, ``0.5 * (y - F)**2``, so that its gradient is ``F - y``;
+- squared error is *half* the squared error, ``0.5 * (y - F)**2``: its gradient is ``F - y``;
 - binary log loss has one raw column (the log-odds of the positive class);
 - the multinomial loss has one raw column per class, and its initial score is the symmetric
-  (mean-centred) log of the class priors.
+  log of the class priors, ``log(p_k / gmean(p))``.
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ def _weighted_mean(values: np.ndarray, sample_weight: np.ndarray | None) -> floa
     return float(np.average(values, weights=sample_weight))
 
 
+def _class_prior(y: np.ndarray, sample_weight: np.ndarray | None, n_classes: int) -> np.ndarray:
+    """Weighted class frequencies clipped to [eps, 1 - eps] (scikit-learn's prior, bit for bit)."""
+    counts = np.bincount(np.asarray(y, dtype=np.intp), weights=sample_weight, minlength=n_classes)
+    return np.clip(counts / counts.sum(), _EPS64, 1 - _EPS64)
+
+
 class Loss(ABC):
     """A differentiable loss on raw scores of shape ``(n_samples, n_outputs)``."""
 
@@ -71,14 +77,14 @@ class Loss(ABC):
         }
 
     def targets(self, y: np.ndarray) -> np.ndarray:
-        """Targets in raw-output layout, shape ``(n_samples, n_outputs)`` (one-hot for K classes)."""
+        """Targets shaped like the raw score, ``(n_samples, n_outputs)``: one-hot for K classes."""
         return np.asarray(y, dtype=np.float64).reshape(-1, 1)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_outputs={self.n_outputs})"
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.n_outputs == other.n_outputs  # type: ignore[attr-defined]
+        return type(self) is type(other) and self.n_outputs == other.n_outputs
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.n_outputs))
@@ -92,7 +98,9 @@ class Loss(ABC):
         """Per-sample loss, shape ``(n_samples,)``."""
         return np.asarray(self._kernel.loss(**self._kernel_args(y, raw)))
 
-    def value(self, y: np.ndarray, raw: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    def value(
+        self, y: np.ndarray, raw: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> float:
         """Weighted mean loss."""
         return _weighted_mean(self.pointwise(y, raw), sample_weight)
 
@@ -160,8 +168,8 @@ class BinaryLogLoss(Loss):
         return HalfBinomialLoss()
 
     def init_raw(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
-        p = np.clip(_weighted_mean(y, sample_weight), _EPS64, 1 - _EPS64)
-        return np.array([np.log(p / (1 - p))])
+        p = _class_prior(y, sample_weight, 2)[1:]
+        return np.asarray(self._kernel.link.link(p), dtype=np.float64)
 
     def hessian_from_gradient(self, y: np.ndarray, gradient: np.ndarray) -> np.ndarray:
         p = self.targets(y) + gradient
@@ -187,10 +195,8 @@ class MultinomialLogLoss(Loss):
         return HalfMultinomialLoss(n_classes=self.n_outputs)
 
     def init_raw(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
-        w = np.ones(len(y)) if sample_weight is None else sample_weight
-        prior = np.bincount(y.astype(np.intp), weights=w, minlength=self.n_outputs) / w.sum()
-        log_p = np.log(np.clip(prior, _EPS64, 1 - _EPS64))
-        return log_p - log_p.mean()
+        p = _class_prior(y, sample_weight, self.n_outputs)
+        return np.asarray(self._kernel.link.link(p[None, :])[0], dtype=np.float64)
 
     def targets(self, y: np.ndarray) -> np.ndarray:
         return np.eye(self.n_outputs)[np.asarray(y, dtype=np.intp)]

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -32,6 +33,17 @@ _LIGHTGBM_ONLY = {
     "max_bin": 255,
     "n_jobs": None,
 }
+
+
+def _default_n_jobs() -> int | None:
+    """``OMP_NUM_THREADS`` when set, else LightGBM's own default (its physical core count).
+
+    LightGBM's scikit-learn wrapper ignores ``OMP_NUM_THREADS``; honouring it keeps LightGBM from
+    oversubscribing cores that other processes were promised (its spinning threads then slow
+    down a hundredfold).
+    """
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 class _TreeBoostingBase(AdditiveEstimator):
@@ -140,7 +152,7 @@ class _TreeBoostingBase(AdditiveEstimator):
         self.model_ = fit.model
         self.train_score_ = fit.train_score
         self.validation_score_ = fit.validation_score
-        self.booster_ = None
+        self.booster_: Any = None
 
     # -- engine="lightgbm" ----------------------------------------------------------------------
     def lightgbm_params(self) -> dict[str, Any]:
@@ -158,7 +170,7 @@ class _TreeBoostingBase(AdditiveEstimator):
             "reg_alpha": self.reg_alpha,
             "min_child_weight": self.min_child_weight,
             "max_bin": self.max_bin,
-            "n_jobs": self.n_jobs,
+            "n_jobs": _default_n_jobs() if self.n_jobs is None else self.n_jobs,
             "random_state": self.random_state,
             "verbose": -1,
         }
@@ -188,7 +200,7 @@ class _TreeBoostingBase(AdditiveEstimator):
             verbose=self.verbose,
             desc=type(self).__name__,
         )
-        self.booster_ = self.model_.start.booster  # type: ignore[attr-defined]
+        self.booster_ = self.model_.start.booster
 
 
 _TREE_DOC = """
@@ -212,7 +224,8 @@ _TREE_DOC = """
         Fraction in (0, 1] of rows drawn for each stage (LightGBM bagging every iteration).
     colsample_bytree, reg_lambda, reg_alpha, min_child_weight, max_bin, n_jobs
         LightGBM-only parameters with LightGBM's defaults (1.0, 0.0, 0.0, 1e-3, 255, None);
-        setting one with ``engine="sklearn"`` raises ``ValueError``.
+        setting one with ``engine="sklearn"`` raises ``ValueError``. ``n_jobs=None`` uses
+        ``OMP_NUM_THREADS`` when it is set, else LightGBM's default.
     n_iter_no_change : int or None, default=None
         Early stopping: hold out ``validation_fraction`` and stop once the validation loss has
         not improved by more than ``tol`` for this many stages; keep the best stage.
