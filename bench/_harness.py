@@ -27,6 +27,22 @@ def median_time(fn: Callable[[], Any], *, repeat: int = 3, warmup: int = 1) -> f
     return statistics.median(times)
 
 
+def paired_times(
+    ours: Callable[[], Any], reference: Callable[[], Any], *, repeat: int = 3, warmup: int = 1
+) -> tuple[float, float]:
+    """Median times of ``ours`` and ``reference``, run alternately so drift hits both alike."""
+    for _ in range(warmup):
+        reference()
+        ours()
+    times: dict[str, list[float]] = {"ours": [], "reference": []}
+    for _ in range(repeat):
+        for name, fn in (("reference", reference), ("ours", ours)):
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return statistics.median(times["ours"]), statistics.median(times["reference"])
+
+
 def environment() -> dict[str, Any]:
     import lightgbm
     import numpy

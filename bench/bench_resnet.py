@@ -1,0 +1,196 @@
+"""ResNet training: ``ResNetRegressor.fit`` against a minimal hand-written torch loop.
+
+Both train the same :class:`fboost.nn.TabularResNet` (same widths, depth, initial weights) on the
+same standardised data with AdamW, the same batch size and the same number of epochs; the ratio of
+their throughputs (training samples per second) measures what the estimator's machinery costs
+(validation, scaling, the loss from :mod:`fboost.losses`, the epoch loop). Early stopping is off for
+that ratio; a second figure includes the default held-out validation pass.
+
+The achieved training GFLOP/s (3x the forward pass's matrix-multiply FLOPs per sample) is compared
+with torch's own matmul GFLOP/s measured in the same run: a large square product (the machine's
+practical peak) and a product of the training layers' shape.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from fboost import ResNetClassifier, ResNetRegressor
+from fboost.nn import ConvResNet, TabularResNet
+
+from ._harness import median_time
+
+
+def _interleaved(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
+    """Median wall time per function, runs interleaved so that machine load hits all alike."""
+    for fn in fns.values():  # warm-up
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            times[name].append(median_time(fn, repeat=1, warmup=0))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _minimal_loop(
+    module: torch.nn.Module,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+) -> None:
+    """The reference: shuffle, forward, loss, backward, AdamW step; nothing else."""
+    X_t, y_t = torch.as_tensor(X), torch.as_tensor(y)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    module.train()
+    n = len(X_t)
+    for _ in range(epochs):
+        order = torch.randperm(n)
+        for start in range(0, n, batch_size):
+            index = order[start : start + batch_size]
+            optimizer.zero_grad()
+            loss(module(X_t[index]), y_t[index]).backward()
+            optimizer.step()
+
+
+def _matmul_gflops(m: int, k: int, n: int, min_time: float = 0.5) -> float:
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    torch.mm(a, b)
+    reps, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < min_time:
+        torch.mm(a, b)
+        reps += 1
+    return 2.0 * m * k * n * reps / elapsed / 1e9
+
+
+def _tabular(quick: bool) -> dict[str, Any]:
+    n, d_in, epochs, repeat = (4000, 32, 2, 3) if quick else (20000, 32, 4, 5)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n, d_in))
+    y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2] + 0.1 * rng.normal(size=n)
+    params = {"n_stages": 3, "max_epochs": epochs, "random_state": 0}
+    est = ResNetRegressor(n_iter_no_change=None, **params)
+    kwargs = est.fit(X, y)._module_config["kwargs"]
+    batch_size, lr, weight_decay = est.batch_size, est.lr, est.weight_decay
+    Xs = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+    ys = ((y - y.mean()) / y.std()).astype(np.float32)
+
+    def reference() -> None:
+        torch.manual_seed(0)
+        _minimal_loop(
+            TabularResNet(**kwargs),
+            lambda raw, t: 0.5 * ((raw[:, 0] - t) ** 2).mean(),
+            Xs,
+            ys,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+        )
+
+    default = ResNetRegressor(n_iter_no_change=epochs + 1, **params)
+    t = _interleaved(
+        {
+            "fit": lambda: est.fit(X, y),
+            "reference": reference,
+            "fit_with_validation": lambda: default.fit(X, y),
+        },
+        repeat,
+    )
+    d_block, d_hidden = kwargs["d_block"], kwargs["d_hidden"]
+    forward_flops = 2 * (d_in * d_block + kwargs["n_blocks"] * 2 * d_block * d_hidden + d_block)
+    throughput = n * epochs / t["fit"]
+    achieved = 3 * forward_flops * throughput / 1e9
+    peak = _matmul_gflops(2048, 2048, 2048)
+    layer = _matmul_gflops(batch_size, d_block, d_hidden)
+    return {
+        "config": {"n": n, "d_in": d_in, "epochs": epochs, "batch_size": batch_size, **kwargs},
+        "timings": {
+            "resnet_fit_s": t["fit"],
+            "minimal_torch_loop_s": t["reference"],
+            "resnet_fit_with_validation_s": t["fit_with_validation"],
+        },
+        "samples_per_s": {
+            "resnet_fit": throughput,
+            "minimal_torch_loop": n * epochs / t["reference"],
+            "resnet_fit_with_validation": 0.9 * n * epochs / t["fit_with_validation"],
+        },
+        "gflops": {
+            "training_achieved": achieved,
+            "torch_matmul_2048": peak,
+            "torch_matmul_layer_shape": layer,
+        },
+        "train_flops_per_sample": 3 * forward_flops,
+    }
+
+
+def _conv(quick: bool) -> dict[str, Any]:
+    n, epochs, repeat = (1000, 1, 3) if quick else (4000, 2, 3)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n, 1, 8, 8))
+    y = (X[:, 0, :4].mean(axis=(1, 2)) > 0).astype(int)
+    est = ResNetClassifier(
+        architecture="cnn", n_stages=2, d_block=32, max_epochs=epochs,
+        n_iter_no_change=None, random_state=0,
+    )  # fmt: skip
+    kwargs = est.fit(X, y)._module_config["kwargs"]
+    Xs = ((X - X.mean()) / X.std()).astype(np.float32)
+
+    def reference() -> None:
+        torch.manual_seed(0)
+        _minimal_loop(
+            ConvResNet(**kwargs),
+            lambda raw, t: torch.nn.functional.binary_cross_entropy_with_logits(
+                raw[:, 0], t.to(raw.dtype)
+            ),
+            Xs,
+            y,
+            epochs=epochs,
+            batch_size=est.batch_size,
+            lr=est.lr,
+            weight_decay=est.weight_decay,
+        )
+
+    t = _interleaved({"fit": lambda: est.fit(X, y), "reference": reference}, repeat)
+    return {
+        "timings": {"resnet_cnn_fit_s": t["fit"], "minimal_torch_cnn_loop_s": t["reference"]},
+        "samples_per_s": {
+            "resnet_cnn_fit": n * epochs / t["fit"],
+            "minimal_torch_cnn_loop": n * epochs / t["reference"],
+        },
+    }
+
+
+def run(quick: bool) -> dict[str, Any]:
+    tab, conv = _tabular(quick), _conv(quick)
+    sps, gflops = {**tab["samples_per_s"], **conv["samples_per_s"]}, tab["gflops"]
+    return {
+        "timings": {**tab["timings"], **conv["timings"]},
+        "ratios": {
+            "fit_throughput_vs_minimal_loop": sps["resnet_fit"] / sps["minimal_torch_loop"],
+            "fit_with_validation_throughput_vs_minimal_loop": sps["resnet_fit_with_validation"]
+            / sps["minimal_torch_loop"],
+            "cnn_fit_throughput_vs_minimal_loop": sps["resnet_cnn_fit"]
+            / sps["minimal_torch_cnn_loop"],
+            "training_gflops_vs_matmul_peak": gflops["training_achieved"]
+            / gflops["torch_matmul_2048"],
+            "training_gflops_vs_layer_matmul": gflops["training_achieved"]
+            / gflops["torch_matmul_layer_shape"],
+        },
+        "targets": {"fit_throughput_vs_minimal_loop": 0.9},
+        "samples_per_s": sps,
+        "gflops": gflops,
+        "config": tab["config"],
+        "train_flops_per_sample": tab["train_flops_per_sample"],
+        "torch_threads": torch.get_num_threads(),
+    }
