@@ -1,0 +1,42 @@
+"""``python -m experiments [study ...] [--size smoke|quick|full] [--force] [--output results]``.
+
+Runs each named study (default: all) at the given size, skipping finished runs, then rebuilds
+``<output>/SUMMARY.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+
+from . import STUDIES
+from ._runner import run_study
+from ._summary import write_summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__)
+    parser.add_argument("studies", nargs="*", help=f"studies to run (default: all of {STUDIES})")
+    parser.add_argument("--size", choices=("smoke", "quick", "full"), default="quick")
+    parser.add_argument("--force", action="store_true", help="redo finished runs")
+    parser.add_argument("--output", default="results", help="results root (default: results)")
+    args = parser.parse_args(argv)
+    names = [s.replace("-", "_") for s in args.studies] or list(STUDIES)
+    unknown = [s for s in names if s not in STUDIES]
+    if unknown:
+        parser.error(f"unknown study {unknown}; known: {', '.join(STUDIES)}")
+    for name in names:
+        module = importlib.import_module(f"experiments.{name}")
+        config = module.SIZES[args.size]
+        start = time.time()
+        result = run_study(name, config, module.main, output=args.output, force=args.force)
+        state = "skipped (finished)" if result.skipped else f"done in {time.time() - start:.0f} s"
+        print(f"{name}/{config.name}: {state} -> {result.path}", file=sys.stderr)
+        write_summary(args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
