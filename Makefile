@@ -8,7 +8,7 @@ TORCH_VERSION := 2.13.0
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install test lint bench demo data clean
+.PHONY: install test lint bench demo docs data clean
 
 install: $(STAMP)
 
@@ -24,12 +24,17 @@ test: $(STAMP)
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS) $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check fboost tests bench
-	$(VENV)/bin/ruff format --check fboost tests bench
+	$(VENV)/bin/ruff check fboost tests bench experiments docs
+	$(VENV)/bin/ruff format --check fboost tests bench experiments docs
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(PY) -m bench $(ARGS)
+
+# Runs every tutorial at full size (figures into docs/img), then builds the site into site/.
+docs: $(STAMP)
+	MPLBACKEND=Agg $(PY) docs/_exec.py
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 demo: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m fboost.demo --output results/demo
