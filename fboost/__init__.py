@@ -9,6 +9,7 @@ from ._version import __version__
 from .additive import AdditiveModel
 from .function_space import FunctionalBoostingClassifier, FunctionalBoostingRegressor
 from .losses import BinaryLogLoss, Loss, MultinomialLogLoss, SquaredError, get_loss
+from .resnet import ResNetClassifier, ResNetRegressor
 from .trees import TreeBoostingClassifier, TreeBoostingRegressor
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "TreeBoostingClassifier",
     "FunctionalBoostingRegressor",
     "FunctionalBoostingClassifier",
+    "ResNetRegressor",
+    "ResNetClassifier",
     "Loss",
     "SquaredError",
     "BinaryLogLoss",

@@ -99,6 +99,14 @@ class AdditiveEstimator(BaseEstimator):
         self : object
             The fitted estimator.
         """
+        X, y, sample_weight = self._validate_fit_inputs(X, y, sample_weight)
+        self._fit(X, y, sample_weight)
+        return self
+
+    def _validate_fit_inputs(
+        self, X: Any, y: Any, sample_weight: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Everything ``fit`` checks and sets before ``_fit``: params, data, weights, y, loss_."""
         self._validate_params()
         X, y = self._validate_fit_data(X, y)
         try:
@@ -113,8 +121,7 @@ class AdditiveEstimator(BaseEstimator):
             raise ValueError("sample_weight must have a positive sum")
         y = self._encode_y(y, sample_weight)
         self.loss_ = self._make_loss()
-        self._fit(X, y, sample_weight)
-        return self
+        return X, y, sample_weight
 
     def _validate_fit_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         try:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,8 +20,11 @@ from sklearn.metrics import r2_score
 from . import TreeBoostingRegressor
 from .datasets import load_dataset
 
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
-def _atomic_write(path: Path, write) -> None:  # type: ignore[no-untyped-def]
+
+def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix + ".tmp")
     os.close(fd)
@@ -44,7 +49,7 @@ def staged_scores(n_stages: int = 200, random_state: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot(scores: pd.DataFrame):  # type: ignore[no-untyped-def]
+def plot(scores: pd.DataFrame) -> Figure:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,0 +1,33 @@
+"""Measurements on any fboost estimator, each a tidy :class:`pandas.DataFrame`.
+
+They answer the questions the library is built around, through the surface every estimator
+shares (``stage_contributions``, ``drop_stages``, ``loss_``, ``classes_``, ``stage_features``):
+
+- *is a ResNet doing gradient boosting?* :func:`functional_alignment` (cosine between each
+  stage and the negative functional gradient, and the loss it buys) and :func:`edges`
+  (BoostResNet's weak-learning edge of every stage);
+- *did residual learning solve vanishing gradients?* :func:`gradient_norms` (``||dL/dz_t||``
+  and parameter gradients per block, residual vs plain, fitted or at initialisation);
+- *does a ResNet behave like an ensemble of shallow paths?* :func:`lesion_study`,
+  :func:`path_length_distribution` and :func:`gradient_by_path_length` (Veit et al. 2016);
+- *how does the gradient flow back through a skip connection?* :func:`skip_gradient_demo`.
+
+Each has a figure in :mod:`fboost.plotting`.
+"""
+
+from ._alignment import functional_alignment
+from ._demo import skip_gradient_demo
+from ._edges import edges
+from ._gradients import gradient_norms
+from ._lesion import lesion_study
+from ._paths import gradient_by_path_length, path_length_distribution
+
+__all__ = [
+    "functional_alignment",
+    "edges",
+    "lesion_study",
+    "gradient_norms",
+    "path_length_distribution",
+    "gradient_by_path_length",
+    "skip_gradient_demo",
+]

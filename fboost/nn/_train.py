@@ -1,0 +1,181 @@
+"""The epoch loop that trains a torch module end to end: ``fit -> run_epoch -> train_step``.
+
+Each step is a small method of :class:`Trainer`, so that other training schedules (a stagewise one
+that trains one block at a time, a corrective step) override only what differs. Data are tensors
+already on the device (:class:`TensorData`); early stopping and progress come from
+:mod:`fboost._training`, so that every fboost loop stops and reports the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .._training import EarlyStopping, progress_bar
+
+__all__ = ["TensorData", "TrainHistory", "Trainer", "batch_slices"]
+
+#: ``loss_fn(raw, y, sample_weight) -> scalar``: a weighted mean over the batch
+LossFn = Callable[[Tensor, Tensor, Tensor | None], Tensor]
+
+
+class TensorData(NamedTuple):
+    """Inputs, targets and sample weights (``None``: all equal) on one device."""
+
+    X: Tensor
+    y: Tensor
+    sample_weight: Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    def rows(self, index: Tensor | slice) -> TensorData:
+        w = self.sample_weight
+        return TensorData(self.X[index], self.y[index], None if w is None else w[index])
+
+
+@dataclass
+class TrainHistory:
+    """Per-epoch losses (module units) and the epoch whose weights were kept."""
+
+    train_loss: list[float] = field(default_factory=list)
+    validation_loss: list[float] = field(default_factory=list)
+    best_epoch: int = 0  # 1-based; the last epoch when there is no validation set
+
+
+def batch_slices(n: int, batch_size: int) -> list[slice]:
+    """Consecutive slices of ``batch_size`` rows; a last batch of one row joins the previous one.
+
+    (BatchNorm cannot normalise a single row in train mode.)
+    """
+    starts = list(range(0, n, batch_size))
+    bounds = [*starts, n]
+    if batch_size > 1 and len(starts) > 1 and n - starts[-1] == 1:
+        bounds.pop(-2)
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+@dataclass
+class Trainer:
+    """Minibatch training with a validation-based early stop and best-weight restore.
+
+    Parameters
+    ----------
+    module : nn.Module
+        The network; trained in place.
+    loss_fn : callable
+        ``loss_fn(raw, y, sample_weight) -> scalar tensor`` (a weighted mean).
+    optimizer : torch.optim.Optimizer
+        Over ``module``'s parameters.
+    batch_size : int
+        Rows per step (training and evaluation).
+    max_epochs : int
+        Upper bound on passes over the training data.
+    n_iter_no_change : int or None
+        Stop after this many epochs without a validation improvement larger than ``tol``.
+        ``None`` trains ``max_epochs``. Whenever a validation set is given, the weights of the
+        best validation epoch are restored at the end; without one, the last weights are kept.
+    tol : float
+        Minimum validation improvement.
+    verbose : int
+        Progress bar over epochs (train and validation loss) when > 0.
+    desc : str
+        Label of the progress bar.
+    """
+
+    module: nn.Module
+    loss_fn: LossFn
+    optimizer: torch.optim.Optimizer
+    batch_size: int
+    max_epochs: int
+    n_iter_no_change: int | None = None
+    tol: float = 0.0
+    verbose: int = 0
+    desc: str = "epochs"
+
+    def fit(self, train: TensorData, validation: TensorData | None = None) -> TrainHistory:
+        """Run epochs until ``max_epochs`` or early stopping; restore the best weights."""
+        if len(train) < 2:
+            raise ValueError(f"training needs at least 2 rows, got {len(train)}")
+        history = TrainHistory()
+        stopper = EarlyStopping(self.n_iter_no_change if validation is not None else None, self.tol)
+        best_state: dict[str, Tensor] | None = None
+        with progress_bar(self.max_epochs, self.verbose, self.desc) as bar:
+            for epoch in range(self.max_epochs):
+                history.train_loss.append(self.run_epoch(train))
+                postfix = {"train": history.train_loss[-1]}
+                stop = False
+                if validation is not None:
+                    history.validation_loss.append(self.evaluate(validation))
+                    postfix["val"] = history.validation_loss[-1]
+                    stop = stopper.update(history.validation_loss[-1], epoch)
+                    if stopper.best_index == epoch:
+                        best_state = self.snapshot()
+                bar.set_postfix(postfix)  # epochs are slow: show every one
+                bar.update()
+                if stop:
+                    break
+        if best_state is not None:
+            self.module.load_state_dict(best_state)
+            history.best_epoch = stopper.best_index + 1
+        else:
+            history.best_epoch = len(history.train_loss)
+        self.module.eval()
+        return history
+
+    def batches(self, n: int, *, shuffle: bool, device: torch.device) -> Iterator[Tensor | slice]:
+        """Row indices per batch: a fresh permutation each epoch, or consecutive slices."""
+        slices = batch_slices(n, self.batch_size)
+        if not shuffle:
+            yield from slices
+            return
+        order = torch.randperm(n, device=device)
+        for s in slices:
+            yield order[s]
+
+    def run_epoch(self, data: TensorData) -> float:
+        """One pass over shuffled training data; the weighted mean of the batch losses."""
+        self.module.train()
+        total = torch.zeros((), device=data.X.device, dtype=torch.float64)
+        for index in self.batches(len(data), shuffle=True, device=data.X.device):
+            batch = data.rows(index)
+            total += self.train_step(batch).detach() * _total_weight(batch)
+        mean = float(total.item()) / float(_total_weight(data))
+        if not np.isfinite(mean):
+            raise FloatingPointError(
+                f"training diverged: the training loss is {mean}; lower lr or check the data"
+            )
+        return mean
+
+    def train_step(self, batch: TensorData) -> Tensor:
+        """One optimizer step on one batch; returns the batch loss."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.module(batch.X), batch.y, batch.sample_weight)
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+    @torch.no_grad()
+    def evaluate(self, data: TensorData) -> float:
+        """Weighted mean loss over ``data`` in eval mode."""
+        self.module.eval()
+        total = torch.zeros((), device=data.X.device, dtype=torch.float64)
+        for index in self.batches(len(data), shuffle=False, device=data.X.device):
+            batch = data.rows(index)
+            loss = self.loss_fn(self.module(batch.X), batch.y, batch.sample_weight)
+            total += loss * _total_weight(batch)
+        return float(total.item()) / float(_total_weight(data))
+
+    def snapshot(self) -> dict[str, Tensor]:
+        """A detached copy of the module's state (the best weights so far)."""
+        return {k: v.detach().clone() for k, v in self.module.state_dict().items()}
+
+
+def _total_weight(data: TensorData) -> Tensor | float:
+    """Sum of the sample weights (a tensor, to avoid a device sync) or the row count."""
+    return float(len(data)) if data.sample_weight is None else data.sample_weight.sum()

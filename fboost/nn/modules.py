@@ -1,0 +1,414 @@
+"""Residual networks whose output telescopes into ``F_0 + sum_t W f_t(z_{t-1})``.
+
+A network here is a *trunk* ``z_0 = stem(x)``, ``z_t = z_{t-1} + f_t(z_{t-1})`` (or, with
+``skip=False``, ``z_t = f_t(z_{t-1})``) and an affine :class:`LinearHead`. Nothing but affine maps
+(global average pooling, BatchNorm in eval mode, a linear layer) sits between the last addition and
+the output, so that in eval mode
+
+    head(z_T) = head(z_0) + sum_t head.linear(f_t(z_{t-1}))
+
+exactly (He et al. 2016, eq. 4): the network is an additive model with ``F_0 = head(z_0)`` and
+``alpha_t h_t = head.linear(f_t(z_{t-1}))``.
+
+- :class:`TabularBlock`, :class:`TabularResNet`: the tabular ResNet of Gorishniy et al. (2021),
+  ``x + Dropout(Linear(Dropout(ReLU(Linear(BatchNorm(x))))))``, a linear stem, an affine head.
+- :class:`ConvBlock`, :class:`ConvResNet`: a constant-width pre-activation CNN (He et al. 2016,
+  BN-ReLU-Conv-BN-ReLU-Conv) at one resolution, with a conv stem and global average pooling.
+
+Constructors are keyword-only and validate eagerly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral, Real
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "TabularBlock",
+    "ConvBlock",
+    "LinearHead",
+    "ResidualTrunk",
+    "TabularResNet",
+    "ConvResNet",
+]
+
+
+# -- validation ---------------------------------------------------------------------------------
+def _positive(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int, however: {name}={value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, however: {name}={value!r}")
+    return int(value)
+
+
+def _dropout(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a float, however: {name}={value!r}")
+    if not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), however: {name}={value!r}")
+    return float(value)
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, however: {name}={value!r}")
+    return value
+
+
+# -- blocks -------------------------------------------------------------------------------------
+class TabularBlock(nn.Module):
+    """The residual branch ``f(x) = Dropout(Linear(Dropout(ReLU(Linear(BatchNorm(x))))))``.
+
+    Parameters
+    ----------
+    d_block : int
+        Width of the residual stream (input and output features), > 0.
+    d_hidden : int
+        Width of the hidden layer, > 0.
+    dropout1, dropout2 : float, default=0.0
+        Dropout after the ReLU and after the second linear layer, in [0, 1).
+    batch_norm : bool, default=True
+        ``False`` replaces the BatchNorm by the identity.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fboost.nn import TabularBlock
+    >>> TabularBlock(d_block=4, d_hidden=8)(torch.zeros(2, 4)).shape
+    torch.Size([2, 4])
+    """
+
+    def __init__(
+        self,
+        *,
+        d_block: int,
+        d_hidden: int,
+        dropout1: float = 0.0,
+        dropout2: float = 0.0,
+        batch_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        d_block, d_hidden = _positive("d_block", d_block), _positive("d_hidden", d_hidden)
+        _flag("batch_norm", batch_norm)
+        self.normalization: nn.Module = nn.BatchNorm1d(d_block) if batch_norm else nn.Identity()
+        self.linear1 = nn.Linear(d_block, d_hidden)
+        self.activation = nn.ReLU()
+        self.dropout1 = nn.Dropout(_dropout("dropout1", dropout1))
+        self.linear2 = nn.Linear(d_hidden, d_block)
+        self.dropout2 = nn.Dropout(_dropout("dropout2", dropout2))
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.activation(self.linear1(self.normalization(x)))
+        return self.dropout2(self.linear2(self.dropout1(x)))
+
+
+class ConvBlock(nn.Module):
+    """The pre-activation residual branch BN-ReLU-Conv-BN-ReLU-(Dropout)-Conv-(Dropout).
+
+    Spatial size and width are preserved (stride 1, "same" padding).
+
+    Parameters
+    ----------
+    d_block : int
+        Channels of the residual stream, > 0.
+    d_hidden : int
+        Channels between the two convolutions, > 0.
+    dropout1, dropout2 : float, default=0.0
+        Dropout before the second convolution and after it, in [0, 1).
+    kernel_size : int, default=3
+        Odd kernel size of both convolutions.
+    batch_norm : bool, default=True
+        ``False`` replaces both BatchNorms by the identity.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fboost.nn import ConvBlock
+    >>> ConvBlock(d_block=4, d_hidden=4)(torch.zeros(2, 4, 5, 5)).shape
+    torch.Size([2, 4, 5, 5])
+    """
+
+    def __init__(
+        self,
+        *,
+        d_block: int,
+        d_hidden: int,
+        dropout1: float = 0.0,
+        dropout2: float = 0.0,
+        kernel_size: int = 3,
+        batch_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        d_block, d_hidden = _positive("d_block", d_block), _positive("d_hidden", d_hidden)
+        kernel_size = _positive("kernel_size", kernel_size)
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd, however: kernel_size={kernel_size}")
+        _flag("batch_norm", batch_norm)
+        padding = kernel_size // 2
+        self.normalization1: nn.Module = nn.BatchNorm2d(d_block) if batch_norm else nn.Identity()
+        self.activation1 = nn.ReLU()
+        self.conv1 = nn.Conv2d(d_block, d_hidden, kernel_size, padding=padding)
+        self.normalization2: nn.Module = nn.BatchNorm2d(d_hidden) if batch_norm else nn.Identity()
+        self.activation2 = nn.ReLU()
+        self.dropout1 = nn.Dropout(_dropout("dropout1", dropout1))
+        self.conv2 = nn.Conv2d(d_hidden, d_block, kernel_size, padding=padding)
+        self.dropout2 = nn.Dropout(_dropout("dropout2", dropout2))
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.conv1(self.activation1(self.normalization1(x)))
+        x = self.dropout1(self.activation2(self.normalization2(x)))
+        return self.dropout2(self.conv2(x))
+
+
+# -- head ---------------------------------------------------------------------------------------
+class LinearHead(nn.Module):
+    """An affine head: [global average pooling] -> [BatchNorm] -> Linear.
+
+    In eval mode every part is affine, so ``head(z) = head.linear(z) + head.bias()``, and
+    ``head.linear`` is what a residual block contributes to the output.
+
+    Parameters
+    ----------
+    d_in : int
+        Features (or channels, with ``pool=True``) of ``z``, > 0.
+    d_out : int
+        Outputs, > 0.
+    batch_norm : bool, default=True
+        Put a BatchNorm before the linear layer (affine in eval mode).
+    pool : bool, default=False
+        Average ``z`` of shape ``(n, C, H, W)`` over ``H, W`` first.
+    """
+
+    def __init__(self, *, d_in: int, d_out: int, batch_norm: bool = True, pool: bool = False):
+        super().__init__()
+        d_in, d_out = _positive("d_in", d_in), _positive("d_out", d_out)
+        self.pool = _flag("pool", pool)
+        self.normalization: nn.BatchNorm1d | None = (
+            nn.BatchNorm1d(d_in) if _flag("batch_norm", batch_norm) else None
+        )
+        self.linear = nn.Linear(d_in, d_out)
+
+    def _pooled(self, z: Tensor) -> Tensor:
+        return z.mean(dim=(2, 3)) if self.pool else z
+
+    def forward(self, z: Tensor) -> Tensor:
+        z = self._pooled(z)
+        if self.normalization is not None:
+            z = self.normalization(z)
+        return self.linear(z)
+
+    def _scale(self) -> Tensor | None:
+        norm = self.normalization
+        if norm is None:
+            return None
+        if self.training:
+            raise RuntimeError("LinearHead.linear_part is affine only in eval mode; call .eval()")
+        assert norm.running_var is not None
+        scale = torch.rsqrt(norm.running_var + norm.eps)
+        return scale * norm.weight if norm.affine else scale
+
+    def linear_part(self, delta: Tensor) -> Tensor:
+        """The head without its constant term: ``head(z + delta) - head(z)`` (eval mode)."""
+        delta = self._pooled(delta)
+        scale = self._scale()
+        if scale is not None:
+            delta = delta * scale
+        return torch.nn.functional.linear(delta, self.linear.weight)
+
+
+# -- networks -----------------------------------------------------------------------------------
+class ResidualTrunk(nn.Module):
+    """``stem``, a ``ModuleList`` of residual branches, an optional :class:`LinearHead`.
+
+    ``forward`` is ``x = stem(x)``, then ``x = x + block(x)`` per block (``x = block(x)`` with
+    ``skip=False``), then the head. Subclasses build the parts.
+    """
+
+    stem: nn.Module
+    blocks: nn.ModuleList
+    head: LinearHead | None
+    skip: bool
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.stem(x)
+        for block in self.blocks:
+            if self.skip:
+                x = x + block(x)
+            else:
+                x = block(x)
+        return x if self.head is None else self.head(x)
+
+    def step(self, index: int, z: Tensor) -> tuple[Tensor, Tensor]:
+        """Block ``index`` (0-based) on ``z_{t-1}``: return ``(z_t - z_{t-1}, z_t)``.
+
+        For a residual trunk the first item is the branch output ``f_t(z_{t-1})`` itself.
+        """
+        out = self.blocks[index](z)
+        if self.skip:
+            return out, z + out
+        return out - z, out
+
+    def features(self, x: Tensor) -> list[Tensor]:
+        """``[z_0, z_1, ..., z_T]``: the stem output and every block's output."""
+        zs = [self.stem(x)]
+        for index in range(len(self.blocks)):
+            zs.append(self.step(index, zs[-1])[1])
+        return zs
+
+
+def _init_trunk(
+    trunk: ResidualTrunk,
+    stem: nn.Module,
+    blocks: Sequence[nn.Module],
+    head: LinearHead | None,
+    skip: bool,
+) -> None:
+    trunk.stem = stem
+    trunk.blocks = nn.ModuleList(blocks)
+    trunk.head = head
+    trunk.skip = _flag("skip", skip)
+
+
+class TabularResNet(ResidualTrunk):
+    """A tabular ResNet: Linear stem, ``n_blocks`` :class:`TabularBlock`, affine head.
+
+    Parameters
+    ----------
+    d_in : int
+        Input features, > 0.
+    d_out : int or None
+        Outputs; ``None`` drops the head and ``forward`` returns ``z_T``.
+    d_block : int
+        Width of the residual stream, > 0.
+    d_hidden : int or None, default=None
+        Hidden width of each block; ``None`` means ``2 * d_block``.
+    n_blocks : int
+        Number of residual blocks, > 0.
+    dropout1, dropout2 : float, default=0.0
+        Dropouts of each block, in [0, 1).
+    skip : bool, default=True
+        ``False`` removes the additions: a plain network of the same depth and parameters.
+    batch_norm : bool, default=True
+        BatchNorm in the blocks and before the head.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fboost.nn import TabularResNet
+    >>> net = TabularResNet(d_in=3, d_out=1, d_block=8, n_blocks=2)
+    >>> net(torch.zeros(5, 3)).shape
+    torch.Size([5, 1])
+    """
+
+    def __init__(
+        self,
+        *,
+        d_in: int,
+        d_out: int | None,
+        d_block: int,
+        d_hidden: int | None = None,
+        n_blocks: int,
+        dropout1: float = 0.0,
+        dropout2: float = 0.0,
+        skip: bool = True,
+        batch_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        d_in, d_block = _positive("d_in", d_in), _positive("d_block", d_block)
+        n_blocks = _positive("n_blocks", n_blocks)
+        d_hidden = 2 * d_block if d_hidden is None else _positive("d_hidden", d_hidden)
+        blocks = [
+            TabularBlock(
+                d_block=d_block,
+                d_hidden=d_hidden,
+                dropout1=dropout1,
+                dropout2=dropout2,
+                batch_norm=batch_norm,
+            )
+            for _ in range(n_blocks)
+        ]
+        head = None
+        if d_out is not None:
+            head = LinearHead(d_in=d_block, d_out=d_out, batch_norm=batch_norm)
+        _init_trunk(self, nn.Linear(d_in, d_block), blocks, head, skip)
+
+
+class ConvResNet(ResidualTrunk):
+    """A constant-width pre-activation residual CNN with an exactly telescoping head.
+
+    Conv stem (``d_in -> d_block`` channels, optional stride), ``n_blocks`` :class:`ConvBlock` at
+    one resolution and width, global average pooling, [BatchNorm,] Linear.
+
+    Parameters
+    ----------
+    d_in : int
+        Input channels, > 0.
+    d_out : int or None
+        Outputs; ``None`` drops the head and ``forward`` returns the feature map ``z_T``.
+    d_block : int
+        Channels of the residual stream, > 0.
+    d_hidden : int or None, default=None
+        Channels between the two convolutions of a block; ``None`` means ``d_block``.
+    n_blocks : int
+        Number of residual blocks, > 0.
+    dropout1, dropout2 : float, default=0.0
+        Dropouts of each block, in [0, 1).
+    kernel_size : int, default=3
+        Odd kernel size of the stem and the blocks.
+    stem_stride : int, default=1
+        Stride of the stem convolution (the only downsampling).
+    skip : bool, default=True
+        ``False`` removes the additions (a plain CNN of the same depth and parameters).
+    batch_norm : bool, default=True
+        BatchNorm in the blocks and before the head.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fboost.nn import ConvResNet
+    >>> net = ConvResNet(d_in=1, d_out=10, d_block=8, n_blocks=2)
+    >>> net(torch.zeros(4, 1, 8, 8)).shape
+    torch.Size([4, 10])
+    """
+
+    def __init__(
+        self,
+        *,
+        d_in: int,
+        d_out: int | None,
+        d_block: int,
+        d_hidden: int | None = None,
+        n_blocks: int,
+        dropout1: float = 0.0,
+        dropout2: float = 0.0,
+        kernel_size: int = 3,
+        stem_stride: int = 1,
+        skip: bool = True,
+        batch_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        d_in, d_block = _positive("d_in", d_in), _positive("d_block", d_block)
+        n_blocks = _positive("n_blocks", n_blocks)
+        d_hidden = d_block if d_hidden is None else _positive("d_hidden", d_hidden)
+        stem_stride = _positive("stem_stride", stem_stride)
+        blocks = [
+            ConvBlock(
+                d_block=d_block,
+                d_hidden=d_hidden,
+                dropout1=dropout1,
+                dropout2=dropout2,
+                kernel_size=kernel_size,
+                batch_norm=batch_norm,
+            )
+            for _ in range(n_blocks)
+        ]
+        stem = nn.Conv2d(d_in, d_block, kernel_size, stride=stem_stride, padding=kernel_size // 2)
+        head = None
+        if d_out is not None:
+            head = LinearHead(d_in=d_block, d_out=d_out, batch_norm=batch_norm, pool=True)
+        _init_trunk(self, stem, blocks, head, skip)

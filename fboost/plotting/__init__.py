@@ -1,0 +1,31 @@
+"""One matplotlib figure per :mod:`fboost.analysis` measurement.
+
+Every function takes the DataFrame its analysis returns (or several concatenated, for one
+curve per model or configuration) and returns a :class:`matplotlib.figure.Figure` built
+without pyplot, so it works under any backend, Agg included, and never opens a window:
+save it with ``figure.savefig(path)``.
+
+========================================  ============================================
+analysis                                  figure
+========================================  ============================================
+``functional_alignment``                  :func:`plot_functional_alignment`
+``edges``                                 :func:`plot_edges`
+``lesion_study``                          :func:`plot_lesion_study`
+``gradient_norms``                        :func:`plot_gradient_norms`
+``path_length_distribution``,             :func:`plot_path_lengths`
+``gradient_by_path_length``
+``skip_gradient_demo``                    :func:`plot_skip_gradient`
+========================================  ============================================
+"""
+
+from ._network import plot_gradient_norms, plot_path_lengths, plot_skip_gradient
+from ._stages import plot_edges, plot_functional_alignment, plot_lesion_study
+
+__all__ = [
+    "plot_functional_alignment",
+    "plot_edges",
+    "plot_lesion_study",
+    "plot_gradient_norms",
+    "plot_path_lengths",
+    "plot_skip_gradient",
+]

@@ -1,0 +1,251 @@
+"""fboost.nn: module construction, the telescoping identity, gradient flow, the epoch loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from fboost.losses import MultinomialLogLoss, SquaredError
+from fboost.nn import (
+    ConvBlock,
+    ConvResNet,
+    LinearHead,
+    TabularBlock,
+    TabularResNet,
+    TensorData,
+    Trainer,
+    TrunkModel,
+    batch_slices,
+    block_gradient_norms,
+)
+from fboost.nn.stages import BlockStage, TrunkStart
+
+
+def _tabular(**kwargs):
+    params = {"d_in": 5, "d_out": 2, "d_block": 8, "n_blocks": 3}
+    return TabularResNet(**{**params, **kwargs})
+
+
+def _conv(**kwargs):
+    params = {"d_in": 2, "d_out": 3, "d_block": 4, "n_blocks": 3}
+    return ConvResNet(**{**params, **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("make", "kwargs", "error", "message"),
+    [
+        (_tabular, {"n_blocks": 0}, ValueError, r"n_blocks must be positive, however: n_blocks=0"),
+        (_tabular, {"d_block": -3}, ValueError, r"d_block must be positive, however: d_block=-3"),
+        (_tabular, {"d_in": 2.5}, TypeError, r"d_in must be an int, however: d_in=2.5"),
+        (_tabular, {"d_hidden": 0}, ValueError, r"d_hidden must be positive"),
+        (_tabular, {"d_out": 0}, ValueError, r"d_out must be positive, however: d_out=0"),
+        (_tabular, {"dropout1": 1.0}, ValueError, r"dropout1 must be in \[0, 1\), however"),
+        (_tabular, {"dropout2": -0.1}, ValueError, r"dropout2 must be in \[0, 1\)"),
+        (_tabular, {"skip": "yes"}, TypeError, r"skip must be a bool, however: skip='yes'"),
+        (_tabular, {"batch_norm": 1}, TypeError, r"batch_norm must be a bool"),
+        (_conv, {"kernel_size": 4}, ValueError, r"kernel_size must be odd, however: kernel_size=4"),
+        (_conv, {"stem_stride": 0}, ValueError, r"stem_stride must be positive"),
+        (_conv, {"n_blocks": True}, TypeError, r"n_blocks must be an int"),
+    ],
+)
+def test_constructors_validate_eagerly(make, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        make(**kwargs)
+
+
+def test_shapes_and_backbone():
+    assert _tabular()(torch.randn(7, 5)).shape == (7, 2)
+    assert _tabular(d_out=None)(torch.randn(7, 5)).shape == (7, 8)
+    assert _conv()(torch.randn(7, 2, 6, 6)).shape == (7, 3)
+    assert _conv(d_out=None, stem_stride=2)(torch.randn(7, 2, 6, 6)).shape == (7, 4, 3, 3)
+    assert TabularBlock(d_block=4, d_hidden=6)(torch.randn(3, 4)).shape == (3, 4)
+    assert ConvBlock(d_block=4, d_hidden=6)(torch.randn(3, 4, 5, 5)).shape == (3, 4, 5, 5)
+    assert isinstance(_tabular().blocks, torch.nn.ModuleList)
+
+
+@pytest.mark.parametrize("make", [_tabular, _conv])
+@pytest.mark.parametrize("batch_norm", [True, False])
+def test_plain_network_has_same_parameters(make, batch_norm):
+    residual, plain = make(batch_norm=batch_norm), make(skip=False, batch_norm=batch_norm)
+    shapes = [p.shape for p in residual.parameters()]
+    assert shapes == [p.shape for p in plain.parameters()]
+    assert len(residual.blocks) == len(plain.blocks) == 3
+    has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in residual.modules())
+    assert has_bn is batch_norm
+
+
+@pytest.mark.parametrize("skip", [True, False])
+def test_forward_is_the_trunk_then_the_head(skip):
+    torch.manual_seed(0)
+    net = _tabular(skip=skip).eval()
+    x = torch.randn(10, 5)
+    z = net.stem(x)
+    for block in net.blocks:
+        z = z + block(z) if skip else block(z)
+    torch.testing.assert_close(net(x), net.head(z))
+    torch.testing.assert_close(net.features(x)[-1], z)
+
+
+def _warm_batch_norm(net, x):
+    """A few train-mode passes so that BatchNorm running statistics are not the identity."""
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(x * 2 + 1)
+    return net.eval()
+
+
+@pytest.mark.parametrize("pool", [False, True])
+def test_head_is_affine_in_eval_mode(pool):
+    torch.manual_seed(0)
+    head = LinearHead(d_in=4, d_out=3, pool=pool)
+    shape = (20, 4, 3, 3) if pool else (20, 4)
+    head.train()
+    head(torch.randn(shape) * 3 + 1)
+    head.eval()
+    z, delta = torch.randn(shape), torch.randn(shape)
+    torch.testing.assert_close(head(z + delta) - head(z), head.linear_part(delta))
+    head.train()
+    with pytest.raises(RuntimeError, match="eval mode"):
+        head.linear_part(delta)
+
+
+@pytest.mark.parametrize("make", [_tabular, _conv])
+@pytest.mark.parametrize("skip", [True, False])
+def test_trunk_model_telescopes(make, skip):
+    torch.manual_seed(0)
+    shape = (40, 5) if make is _tabular else (40, 2, 5, 5)
+    x = torch.randn(shape)
+    net = _warm_batch_norm(make(skip=skip), x)
+    start = TrunkStart(net, np.array([3.0, -1.0] if make is _tabular else [0.0, 1.0, 2.0]), 2.5)
+    model = TrunkModel(start, [BlockStage(start, i) for i in range(3)], np.ones(3))
+    X = x.numpy()
+    contributions = model.contributions(X)
+    assert contributions.shape == (4, 40, net.head.linear.out_features)
+    assert contributions.dtype == np.float64
+    with torch.no_grad():
+        expected = start.offset + 2.5 * net(x).double().numpy()
+    np.testing.assert_allclose(contributions.sum(axis=0), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model.raw(X), expected, rtol=1e-6, atol=1e-6)
+    staged = list(model.staged_raw(X))
+    assert len(staged) == 3
+    np.testing.assert_allclose(staged[-1], expected, rtol=1e-5, atol=1e-5)
+    features = model.features(X)
+    assert features.shape == (4, *net.features(x)[0].shape)
+
+
+def test_trunk_model_batches_rows(monkeypatch):
+    torch.manual_seed(0)
+    x = torch.randn(50, 5)
+    net = _warm_batch_norm(_tabular(), x)
+    start = TrunkStart(net, np.zeros(2))
+    model = TrunkModel(start, [BlockStage(start, i) for i in range(3)], np.ones(3))
+    whole = model.contributions(x.numpy())
+    monkeypatch.setattr(TrunkModel, "max_batch_elements", 7 * 8)  # 7 rows per pass
+    np.testing.assert_allclose(model.contributions(x.numpy()), whole, rtol=1e-6, atol=1e-6)
+    assert model.raw(x.numpy()).shape == (50, 2)
+
+
+# -- gradient flow through the skip (He et al. 2016, eq. 5) --------------------------------------
+def _gradient_ratio(skip: bool, batch_norm: bool, seed: int) -> float:
+    torch.manual_seed(seed)
+    net = TabularResNet(d_in=10, d_out=1, d_block=64, n_blocks=50, skip=skip, batch_norm=batch_norm)
+    x, y = torch.randn(256, 10), torch.randn(256)
+    norms = block_gradient_norms(net, x, y, SquaredError())
+    assert norms.shape == (51,)
+    return float(norms[0] / norms[-1])
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_plain_network_is_really_plain(batch_norm, seed):
+    residual = _gradient_ratio(skip=True, batch_norm=batch_norm, seed=seed)
+    plain = _gradient_ratio(skip=False, batch_norm=batch_norm, seed=seed)
+    assert 0.1 <= residual <= 10
+    # without normalisation the plain net's gradient vanishes; with BatchNorm it explodes
+    if batch_norm:
+        assert plain > 100
+    else:
+        assert plain < 0.01
+
+
+def test_conv_gradient_flow_residual_vs_plain():
+    torch.manual_seed(0)
+    ratios = {}
+    for skip in (True, False):
+        torch.manual_seed(0)
+        net = ConvResNet(d_in=1, d_out=3, d_block=8, n_blocks=50, skip=skip, batch_norm=False)
+        x, y = torch.randn(32, 1, 8, 8), torch.randint(0, 3, (32,))
+        norms = block_gradient_norms(net, x, y, MultinomialLogLoss(3))
+        ratios[skip] = norms[0] / norms[-1]
+    assert 0.1 <= ratios[True] <= 10
+    assert ratios[False] < 0.01
+
+
+def test_block_gradient_norms_restores_mode_and_leaves_parameters():
+    net = _tabular().eval()
+    norms = block_gradient_norms(
+        net, torch.randn(8, 5), torch.randn(8, 2), lambda raw, y: ((raw - y) ** 2).mean()
+    )
+    assert norms.shape == (4,) and np.all(norms > 0)
+    assert not net.training
+    assert all(p.grad is None for p in net.parameters())
+    with pytest.raises(ValueError, match="head"):
+        block_gradient_norms(
+            _tabular(d_out=None), torch.randn(8, 5), torch.randn(8), SquaredError()
+        )
+
+
+# -- the epoch loop -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("n", "batch_size", "sizes"),
+    [(10, 4, [4, 4, 2]), (9, 4, [4, 5]), (8, 4, [4, 4]), (3, 8, [3]), (5, 1, [1] * 5)],
+)
+def test_batch_slices(n, batch_size, sizes):
+    slices = batch_slices(n, batch_size)
+    assert [s.stop - s.start for s in slices] == sizes
+    assert slices[0].start == 0 and slices[-1].stop == n
+
+
+def test_trainer_early_stops_and_restores_best_weights():
+    torch.manual_seed(0)
+    X, y = torch.randn(200, 5), torch.randn(200)  # pure noise: validation soon stops improving
+    net = TabularResNet(d_in=5, d_out=1, d_block=32, n_blocks=2)
+    loss = SquaredError()
+    trainer = Trainer(
+        module=net,
+        loss_fn=lambda raw, t, w: loss.torch_value(t, raw, w),
+        optimizer=torch.optim.AdamW(net.parameters(), lr=1e-2),
+        batch_size=32,
+        max_epochs=200,
+        n_iter_no_change=3,
+    )
+    validation = TensorData(torch.randn(50, 5), torch.randn(50))
+    history = trainer.fit(TensorData(X, y), validation)
+    assert len(history.train_loss) == len(history.validation_loss) < 200
+    assert history.best_epoch == int(np.argmin(history.validation_loss)) + 1
+    assert not net.training
+    assert trainer.evaluate(validation) == pytest.approx(min(history.validation_loss), rel=1e-6)
+
+
+def test_trainer_raises_on_divergence():
+    net = TabularResNet(d_in=2, d_out=1, d_block=4, n_blocks=1)
+    trainer = Trainer(
+        module=net,
+        loss_fn=lambda raw, t, w: raw.sum() * float("nan"),
+        optimizer=torch.optim.SGD(net.parameters(), lr=0.1),
+        batch_size=4,
+        max_epochs=2,
+    )
+    with pytest.raises(FloatingPointError, match="diverged"):
+        trainer.fit(TensorData(torch.randn(8, 2), torch.randn(8)))
+
+
+@pytest.mark.parametrize("module", ["fboost.nn.modules", "fboost.nn._grad", "fboost.resnet"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
