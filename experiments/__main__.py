@@ -7,6 +7,7 @@ Runs each named study (default: all) at the given size, skipping finished runs, 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import sys
 import time
@@ -22,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=("smoke", "quick", "full"), default="quick")
     parser.add_argument("--force", action="store_true", help="redo finished runs")
     parser.add_argument("--output", default="results", help="results root (default: results)")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bars (default: bars on a terminal)"
+    )
     args = parser.parse_args(argv)
     names = [s.replace("-", "_") for s in args.studies] or list(STUDIES)
     unknown = [s for s in names if s not in STUDIES]
@@ -29,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown study {unknown}; known: {', '.join(STUDIES)}")
     for name in names:
         module = importlib.import_module(f"experiments.{name}")
-        config = module.SIZES[args.size]
+        config = dataclasses.replace(
+            module.SIZES[args.size], verbose=not args.quiet and sys.stderr.isatty()
+        )
         start = time.time()
         result = run_study(name, config, module.main, output=args.output, force=args.force)
         state = "skipped (finished)" if result.skipped else f"done in {time.time() - start:.0f} s"

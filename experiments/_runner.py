@@ -40,9 +40,17 @@ class StudyConfig:
 
     name: str
     seeds: tuple[int, ...] = (0, 1, 2)
+    #: progress bars; not part of the run's identity (a quiet and a verbose run are the same run)
+    verbose: bool = dataclasses.field(default=False, metadata={"identity": False}, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(dataclasses.asdict(self)))  # tuples become lists
+        """The fields that identify the run, JSON-ready (tuples become lists)."""
+        fields = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.metadata.get("identity", True)
+        }
+        return json.loads(json.dumps(fields))
 
 
 @dataclasses.dataclass(frozen=True)

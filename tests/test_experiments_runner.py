@@ -107,3 +107,10 @@ def test_summary_lists_every_finished_study(tmp_path):
     assert "## toy" in text and "## other" in text
     assert "| model | score |" in text and "| toy | 3 |" in text
     assert "![figure.png](toy/quick/figure.png)" in text
+
+
+def test_verbose_is_not_part_of_the_run_identity(tmp_path):
+    run_study("toy", ToyConfig(name="quick"), toy_main, output=tmp_path)
+    again = run_study("toy", ToyConfig(name="quick", verbose=True), toy_main, output=tmp_path)
+    assert again.skipped
+    assert "verbose" not in again.report["config"]

@@ -1,0 +1,132 @@
+"""The comparison grid shared by compare-tabular and compare-image.
+
+Fits every (data set, model, seed), records the test score, fit time and the test score after
+every stage, and writes ``scores.csv``, ``staged.csv`` and one figure per data set.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ._models import MODELS, score_of, staged_scores
+
+__all__ = ["run_grid", "summarise", "plot_staged", "compare_main"]
+
+
+def run_grid(
+    config: Any, loader: Callable[[str, int], Any], desc: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit ``config.models`` on ``config.datasets`` for ``config.seeds``; scores and curves."""
+    from tqdm import tqdm
+
+    rows: list[dict[str, Any]] = []
+    curves: list[dict[str, Any]] = []
+    total = len(config.datasets) * len(config.seeds) * len(config.models)
+    with tqdm(total=total, disable=not config.verbose, desc=desc) as bar:
+        for dataset in config.datasets:
+            for seed in config.seeds:
+                data = loader(dataset, seed)
+                for name in config.models:
+                    spec = MODELS[name]
+                    bar.set_postfix_str(f"{dataset} {name} seed {seed}")
+                    model = spec.make(data, config, seed)
+                    start = time.perf_counter()
+                    model.fit(data.X_train, data.y_train)
+                    fit_time = time.perf_counter() - start
+                    rows.append(
+                        {
+                            "dataset": dataset,
+                            "model": name,
+                            "family": spec.family,
+                            "seed": seed,
+                            "test_score": score_of(model, data),
+                            "fit_time_s": fit_time,
+                            "n_stages": getattr(model, "n_stages_", None),
+                        }
+                    )
+                    curves += [
+                        {
+                            "dataset": dataset,
+                            "model": name,
+                            "seed": seed,
+                            "stage": t,
+                            "test_score": s,
+                        }
+                        for t, s in staged_scores(model, data)
+                    ]
+                    bar.update()
+    return pd.DataFrame(rows), pd.DataFrame(curves)
+
+
+def summarise(scores: pd.DataFrame) -> list[dict[str, Any]]:
+    """Mean and spread over seeds, per data set and model (the SUMMARY table)."""
+    table = (
+        scores.groupby(["dataset", "model"], sort=False)
+        .agg(
+            family=("family", "first"),
+            score_mean=("test_score", "mean"),
+            score_std=("test_score", "std"),
+            fit_time_s=("fit_time_s", "mean"),
+        )
+        .reset_index()
+    )
+    return table.to_dict("records")  # type: ignore[no-any-return]
+
+
+def plot_staged(curves: pd.DataFrame, scores: pd.DataFrame, dataset: str, study: str) -> Any:
+    """Mean test score versus stage, one line per model; models without stages as dotted lines."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.5, 4))
+    ax = fig.add_subplot()
+    frame = curves[curves["dataset"] == dataset] if len(curves) else curves
+    staged = set(frame["model"]) if len(frame) else set()
+    for name, group in frame.groupby("model", sort=False) if len(frame) else []:
+        mean = group.groupby("stage")["test_score"].mean()
+        ax.plot(mean.index, mean.to_numpy(), label=name)
+    for name, group in scores[scores["dataset"] == dataset].groupby("model", sort=False):
+        if name not in staged:
+            ax.axhline(group["test_score"].mean(), linestyle=":", color="gray", label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("stage t (boosting round, or residual block)")
+    ax.set_ylabel("test score of F_t (accuracy or R^2)")
+    ax.set_title(f"{study}: {dataset}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _best_of_family(scores: pd.DataFrame) -> dict[str, dict[str, float]]:
+    best = scores.groupby(["dataset", "model", "family"])["test_score"].mean().reset_index()
+    out: dict[str, dict[str, float]] = {}
+    for (dataset, family), group in best.groupby(["dataset", "family"]):
+        out.setdefault(str(dataset), {})[str(family)] = float(group["test_score"].max())
+    return out
+
+
+def compare_main(
+    config: Any, output: Path, loader: Callable[[str, int], Any], study: str
+) -> dict[str, Any]:
+    """Run the grid, write CSVs and figures into ``output``, return the report body."""
+    scores, curves = run_grid(config, loader, study)
+    scores.to_csv(output / "scores.csv", index=False)
+    curves.to_csv(output / "staged.csv", index=False)
+    figures = []
+    for dataset in config.datasets:
+        name = f"staged_{dataset}.png"
+        plot_staged(curves, scores, dataset, study).savefig(output / name, dpi=110)
+        figures.append(name)
+    return {
+        "metrics": {
+            "per_seed": scores.to_dict("records"),
+            "best_of_family": _best_of_family(scores),
+        },
+        "table": summarise(scores),
+        "figures": figures,
+    }

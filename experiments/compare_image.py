@@ -1,0 +1,90 @@
+"""compare-image: residual fitting on images, end to end, stagewise and with trees on pixels.
+
+Digits (8x8), MNIST-1D (length-40 signals, run as 1x40 images) and Fashion-MNIST (28x28,
+subsampled below the full size). For each data set, model and seed: test accuracy, fit time and
+test accuracy after every stage. Fashion-MNIST comes from Debian (``make data``); below the full
+size a machine without it skips that data set and says so in the report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from ._compare import compare_main
+from ._runner import StudyConfig
+
+__all__ = ["Config", "SIZES", "main"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(StudyConfig):
+    """Sizes of the image comparison."""
+
+    datasets: tuple[str, ...] = ("digits", "mnist1d", "fashion_mnist")
+    models: tuple[str, ...] = ("ResNet", "TreeBoosting[lightgbm]")
+    n_stages: int = 200  # boosting rounds of the tree model
+    n_blocks: int = 3  # residual blocks / stages of the neural models
+    max_epochs: int = 30
+    cnn_width: int | None = None  # channels of the residual CNN (None: the estimator's default)
+    n_train: int | None = None  # training rows per data set (None: all); test rows: n_train // 2
+    require_all: bool = False  # fail, rather than skip, when a data set is not installed
+
+
+SIZES = {
+    "smoke": Config(
+        name="smoke",
+        seeds=(0,),
+        datasets=("digits",),
+        n_stages=10,
+        n_blocks=2,
+        max_epochs=2,
+        cnn_width=8,
+        n_train=300,
+    ),
+    "quick": Config(
+        name="quick",
+        seeds=(0, 1),
+        n_stages=100,
+        n_blocks=2,
+        max_epochs=15,
+        cnn_width=16,
+        n_train=2000,
+    ),
+    "full": Config(
+        name="full", seeds=(0, 1, 2), n_stages=500, n_blocks=4, max_epochs=60, require_all=True
+    ),
+}
+
+
+def _available(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    from fboost.datasets import dataset_table
+
+    table = dataset_table()
+    present = [n for n in names if bool(table.loc[n, "available"])]
+    return present, [n for n in names if n not in present]
+
+
+def main(config: Config, output: Path) -> dict[str, Any]:
+    from fboost.datasets import dataset_table, load_dataset
+
+    present, missing = _available(config.datasets)
+    if missing and config.require_all:
+        how = {n: dataset_table().loc[n, "requires"] for n in missing}
+        raise FileNotFoundError(f"compare-image needs {missing}; install with {how}")
+    config = dataclasses.replace(config, datasets=tuple(present))
+    sizes = dataset_table()["n_samples"]
+
+    def loader(name: str, seed: int) -> Any:
+        if config.n_train is None:
+            return load_dataset(name, random_state=seed)
+        n_train = min(config.n_train, int(0.8 * sizes[name]))
+        n_test = min(config.n_train // 2, int(0.2 * sizes[name]))
+        return load_dataset(name, random_state=seed, n_train=n_train, n_test=n_test)
+
+    body = compare_main(config, output, loader, "compare-image")
+    body["metrics"]["skipped_datasets"] = {
+        n: f"not installed ({dataset_table().loc[n, 'requires']})" for n in missing
+    }
+    return body

@@ -1,0 +1,65 @@
+"""compare-tabular: every estimator family beside LightGBM and scikit-learn on tabular data.
+
+For each data set, model and seed: the test score (accuracy, or R^2 for regression), the fit time
+and the test score after every stage (``scores.csv``, ``staged.csv``, one figure per data set).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from ._compare import compare_main
+from ._models import MODELS
+from ._runner import StudyConfig
+
+__all__ = ["Config", "SIZES", "main"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(StudyConfig):
+    """Sizes of the tabular comparison."""
+
+    datasets: tuple[str, ...] = ("breast_cancer", "wine", "diabetes", "friedman1")
+    models: tuple[str, ...] = tuple(MODELS)
+    n_stages: int = 200  # boosting rounds of the tree models
+    n_blocks: int = 4  # residual blocks / stages of the neural models
+    max_epochs: int = 100
+    n_train: int | None = None  # subsample the training rows of big sets (None: all)
+
+
+SIZES = {
+    "smoke": Config(
+        name="smoke",
+        seeds=(0,),
+        datasets=("wine", "diabetes"),
+        n_stages=10,
+        n_blocks=2,
+        max_epochs=3,
+    ),
+    "quick": Config(name="quick", seeds=(0, 1), n_stages=100, n_blocks=3, max_epochs=40),
+    "full": Config(
+        name="full",
+        seeds=(0, 1, 2, 3, 4),
+        datasets=("breast_cancer", "wine", "diabetes", "friedman1", "diamonds", "california"),
+        n_stages=500,
+        n_blocks=8,
+        max_epochs=200,
+        n_train=20_000,
+    ),
+}
+
+
+def main(config: Config, output: Path) -> dict[str, Any]:
+    from fboost.datasets import load_dataset
+
+    def loader(name: str, seed: int) -> Any:
+        if config.n_train is None:
+            return load_dataset(name, random_state=seed)
+        full = load_dataset(name, random_state=seed)
+        n_train = min(config.n_train, len(full.y_train))
+        n_test = min(config.n_train, len(full.y_test))
+        return load_dataset(name, random_state=seed, n_train=n_train, n_test=n_test)
+
+    return compare_main(config, output, loader, "compare-tabular")
