@@ -7,8 +7,11 @@ TORCH_VERSION := 2.13.0
 # Keep the suite to the machine's two cores; torch and LightGBM otherwise oversubscribe under xdist.
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg
 PYTEST_ARGS ?= -n 2
+# The studies of experiments/: `make <study>` runs one (SIZE=smoke|quick|full, FORCE=1 redoes it).
+STUDIES := compare-tabular compare-image gradient-flow lesion alignment paths
+SIZE ?= quick
 
-.PHONY: install test lint bench demo docs data clean
+.PHONY: install test lint bench demo docs data clean experiments experiments-full $(STUDIES)
 
 install: $(STAMP)
 
@@ -35,6 +38,16 @@ bench: $(STAMP)
 docs: $(STAMP)
 	MPLBACKEND=Agg $(PY) docs/_exec.py
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# The main job: every study at its quick size (about 15 minutes on 2 cores), then results/SUMMARY.md.
+experiments: $(STAMP)
+	MPLBACKEND=Agg $(PY) -m experiments --size quick $(if $(FORCE),--force)
+
+experiments-full: $(STAMP)
+	MPLBACKEND=Agg $(PY) -m experiments --size full $(if $(FORCE),--force)
+
+$(STUDIES): $(STAMP)
+	MPLBACKEND=Agg $(PY) -m experiments $@ --size $(SIZE) $(if $(FORCE),--force)
 
 demo: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m fboost.demo --output results/demo
