@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from ._common import progress
 from ._models import MODELS, score_of, staged_scores
 
 __all__ = ["run_grid", "summarise", "plot_staged", "compare_main"]
@@ -22,12 +23,10 @@ def run_grid(
     config: Any, loader: Callable[[str, int], Any], desc: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit ``config.models`` on ``config.datasets`` for ``config.seeds``; scores and curves."""
-    from tqdm import tqdm
-
     rows: list[dict[str, Any]] = []
     curves: list[dict[str, Any]] = []
     total = len(config.datasets) * len(config.seeds) * len(config.models)
-    with tqdm(total=total, disable=not config.verbose, desc=desc) as bar:
+    with progress(total, verbose=config.verbose, desc=desc) as bar:
         for dataset in config.datasets:
             for seed in config.seeds:
                 data = loader(dataset, seed)

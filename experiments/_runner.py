@@ -90,7 +90,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True, default=_json_default)
+            json.dump(data, handle, indent=2, default=_json_default)  # keep column order
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -116,7 +116,8 @@ def _finished_report(path: Path) -> dict[str, Any] | None:
     if not (path / DONE).exists() or not (path / REPORT).exists():
         return None
     with open(path / REPORT) as handle:
-        return json.load(handle)  # type: ignore[no-any-return]
+        report: dict[str, Any] = json.load(handle)
+        return report
 
 
 def _check_writable(root: Path) -> None:

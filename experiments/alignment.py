@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from ._common import progress
 from ._models import MODELS
 from ._runner import StudyConfig
 
@@ -49,15 +50,13 @@ SIZES = {
 
 
 def main(config: Config, output: Path) -> dict[str, Any]:
-    from tqdm import tqdm
-
     from fboost.analysis import functional_alignment
     from fboost.datasets import load_dataset
     from fboost.plotting import plot_functional_alignment
 
     frames = []
     jobs = len(config.datasets) * len(config.seeds) * len(config.models)
-    with tqdm(total=jobs, disable=not config.verbose, desc="alignment") as bar:
+    with progress(jobs, verbose=config.verbose, desc="alignment") as bar:
         for dataset in config.datasets:
             for seed in config.seeds:
                 data = load_dataset(dataset, random_state=seed)
