@@ -13,7 +13,16 @@ sys.path.insert(0, str(DOCS))
 from _exec import run_tutorial  # noqa: E402
 
 SMALL = {
-    "quickstart": {"N_STAGES": 60},
+    "quickstart": {"N_STAGES": 60, "N_BLOCKS": 3, "MAX_EPOCHS": 15},
+    "vanishing-gradients": {
+        "DEPTHS": (2, 4, 8),
+        "N_ROWS": 64,
+        "N_BLOCKS": 4,
+        "N_EPOCHS": 2,
+        "N_PATHS": 3,
+    },
+    "skip-connections": {"N_BLOCKS": 3, "N_ROWS": 32, "EPOCHS": (0, 1, 2)},
+    "your-own-data": {"N_STAGES": 30, "N_EPOCHS": 5, "N_FOLDS": 2},
 }
 TUTORIALS = sorted((DOCS / "tutorials").glob("*.md"))
 
