@@ -2,8 +2,8 @@
 
 A :class:`ModelSpec` names a model, the cell of DESIGN.md's grid it sits in (its family), and
 makes a fresh estimator for a data set, a study config and a seed. Sizes come from the config:
-``n_stages`` (boosting rounds of tree models), ``n_blocks`` (residual blocks or neural stages),
-``max_epochs``; a config without one of them gets the default below.
+``n_stages`` (boosting rounds of tree models), ``n_blocks`` (residual blocks), ``n_neural_stages``
+(GrowNet stages), ``max_epochs``; a config without one of them gets the default below.
 """
 
 from __future__ import annotations
@@ -69,6 +69,13 @@ def _resnet(data: Any, config: Any, seed: int) -> Any:
     )
 
 
+def _neural_boosting(data: Any, config: Any, seed: int) -> Any:
+    from fboost import NeuralBoostingClassifier, NeuralBoostingRegressor
+
+    cls = NeuralBoostingRegressor if _is_regression(data) else NeuralBoostingClassifier
+    return cls(n_stages=_size(config, "n_neural_stages", 20), random_state=seed)
+
+
 def _lightgbm(data: Any, config: Any, seed: int) -> Any:
     import lightgbm
 
@@ -97,6 +104,9 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("TreeBoosting[lightgbm]", "GBM: function space, stagewise", _tree("lightgbm")),
         ModelSpec("TreeBoosting[sklearn]", "GBM: function space, stagewise", _tree("sklearn")),
         ModelSpec("ResNet", "ResNet: feature space, joint", _resnet),
+        ModelSpec(
+            "NeuralBoosting", "GrowNet: function space, stagewise + corrective", _neural_boosting
+        ),
         ModelSpec("LightGBM", "reference: LightGBM", _lightgbm),
         ModelSpec("HistGradientBoosting", "reference: scikit-learn", _hist_gradient_boosting),
     ]

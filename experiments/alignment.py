@@ -27,23 +27,38 @@ class Config(StudyConfig):
     """Sizes of the alignment study."""
 
     datasets: tuple[str, ...] = ("friedman1", "wine")
-    models: tuple[str, ...] = ("TreeBoosting[lightgbm]", "TreeBoosting[sklearn]", "ResNet")
+    models: tuple[str, ...] = (
+        "TreeBoosting[lightgbm]",
+        "TreeBoosting[sklearn]",
+        "ResNet",
+        "NeuralBoosting",
+    )
     n_stages: int = 50  # boosting rounds of the tree models
     n_blocks: int = 8  # residual blocks / stages of the neural models
+    n_neural_stages: int = 10  # GrowNet stages
     max_epochs: int = 60
 
 
 SIZES = {
     "smoke": Config(
-        name="smoke", seeds=(0,), datasets=("wine",), n_stages=5, n_blocks=2, max_epochs=3
+        name="smoke",
+        seeds=(0,),
+        datasets=("wine",),
+        n_stages=5,
+        n_blocks=2,
+        n_neural_stages=3,
+        max_epochs=3,
     ),
-    "quick": Config(name="quick", seeds=(0, 1), n_stages=50, n_blocks=6, max_epochs=40),
+    "quick": Config(
+        name="quick", seeds=(0, 1), n_stages=50, n_blocks=6, n_neural_stages=10, max_epochs=40
+    ),
     "full": Config(
         name="full",
         seeds=(0, 1, 2, 3, 4),
         datasets=("friedman1", "wine", "breast_cancer", "digits"),
         n_stages=200,
         n_blocks=16,
+        n_neural_stages=30,
         max_epochs=150,
     ),
 }

@@ -23,9 +23,10 @@ class Config(StudyConfig):
     """Sizes of the image comparison."""
 
     datasets: tuple[str, ...] = ("digits", "mnist1d", "fashion_mnist")
-    models: tuple[str, ...] = ("ResNet", "TreeBoosting[lightgbm]")
+    models: tuple[str, ...] = ("ResNet", "NeuralBoosting", "TreeBoosting[lightgbm]")
     n_stages: int = 200  # boosting rounds of the tree model
     n_blocks: int = 3  # residual blocks / stages of the neural models
+    n_neural_stages: int = 10  # GrowNet stages
     max_epochs: int = 30
     cnn_width: int | None = None  # channels of the residual CNN (None: the estimator's default)
     n_train: int | None = None  # training rows per data set (None: all); test rows: n_train // 2
@@ -39,6 +40,7 @@ SIZES = {
         datasets=("digits",),
         n_stages=10,
         n_blocks=2,
+        n_neural_stages=3,
         max_epochs=2,
         cnn_width=8,
         n_train=300,
@@ -46,14 +48,21 @@ SIZES = {
     "quick": Config(
         name="quick",
         seeds=(0, 1),
-        n_stages=100,
+        n_stages=40,
         n_blocks=2,
-        max_epochs=15,
-        cnn_width=16,
-        n_train=2000,
+        n_neural_stages=8,
+        max_epochs=6,
+        cnn_width=12,
+        n_train=1000,
     ),
     "full": Config(
-        name="full", seeds=(0, 1, 2), n_stages=500, n_blocks=4, max_epochs=60, require_all=True
+        name="full",
+        seeds=(0, 1, 2),
+        n_stages=500,
+        n_blocks=4,
+        n_neural_stages=30,
+        max_epochs=60,
+        require_all=True,
     ),
 }
 

@@ -25,6 +25,7 @@ class Config(StudyConfig):
     models: tuple[str, ...] = tuple(MODELS)
     n_stages: int = 200  # boosting rounds of the tree models
     n_blocks: int = 4  # residual blocks / stages of the neural models
+    n_neural_stages: int = 10  # GrowNet stages
     max_epochs: int = 100
     n_train: int | None = None  # subsample the training rows of big sets (None: all)
 
@@ -36,15 +37,19 @@ SIZES = {
         datasets=("wine", "diabetes"),
         n_stages=10,
         n_blocks=2,
+        n_neural_stages=3,
         max_epochs=3,
     ),
-    "quick": Config(name="quick", seeds=(0, 1), n_stages=100, n_blocks=3, max_epochs=40),
+    "quick": Config(
+        name="quick", seeds=(0, 1), n_stages=100, n_blocks=3, n_neural_stages=10, max_epochs=40
+    ),
     "full": Config(
         name="full",
         seeds=(0, 1, 2, 3, 4),
         datasets=("breast_cancer", "wine", "diabetes", "friedman1", "diamonds", "california"),
         n_stages=500,
         n_blocks=8,
+        n_neural_stages=30,
         max_epochs=200,
         n_train=20_000,
     ),

@@ -9,6 +9,7 @@ from ._version import __version__
 from .additive import AdditiveModel
 from .function_space import FunctionalBoostingClassifier, FunctionalBoostingRegressor
 from .losses import BinaryLogLoss, Loss, MultinomialLogLoss, SquaredError, get_loss
+from .neural_boosting import NeuralBoostingClassifier, NeuralBoostingRegressor
 from .resnet import ResNetClassifier, ResNetRegressor
 from .trees import TreeBoostingClassifier, TreeBoostingRegressor
 
@@ -21,6 +22,8 @@ __all__ = [
     "FunctionalBoostingClassifier",
     "ResNetRegressor",
     "ResNetClassifier",
+    "NeuralBoostingRegressor",
+    "NeuralBoostingClassifier",
     "Loss",
     "SquaredError",
     "BinaryLogLoss",
