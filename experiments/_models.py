@@ -69,6 +69,19 @@ def _resnet(data: Any, config: Any, seed: int) -> Any:
     )
 
 
+def _boostresnet(data: Any, config: Any, seed: int) -> Any:
+    """BoostResNet with the end-to-end ResNet's blocks; its epoch cap split over the stages."""
+    from fboost import BoostResNetClassifier, BoostResNetRegressor
+
+    cls = BoostResNetRegressor if _is_regression(data) else BoostResNetClassifier
+    return cls(
+        n_stages=_size(config, "n_blocks", 3),
+        epochs_per_stage=max(1, _size(config, "max_epochs", 100) // _size(config, "n_blocks", 3)),
+        random_state=seed,
+        **_image_params(data, config),
+    )
+
+
 def _neural_boosting(data: Any, config: Any, seed: int) -> Any:
     from fboost import NeuralBoostingClassifier, NeuralBoostingRegressor
 
@@ -104,6 +117,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("TreeBoosting[lightgbm]", "GBM: function space, stagewise", _tree("lightgbm")),
         ModelSpec("TreeBoosting[sklearn]", "GBM: function space, stagewise", _tree("sklearn")),
         ModelSpec("ResNet", "ResNet: feature space, joint", _resnet),
+        ModelSpec("BoostResNet", "BoostResNet: feature space, stagewise", _boostresnet),
         ModelSpec(
             "NeuralBoosting", "GrowNet: function space, stagewise + corrective", _neural_boosting
         ),

@@ -31,6 +31,7 @@ class Config(StudyConfig):
         "TreeBoosting[lightgbm]",
         "TreeBoosting[sklearn]",
         "ResNet",
+        "BoostResNet",
         "NeuralBoosting",
     )
     n_stages: int = 50  # boosting rounds of the tree models

@@ -23,7 +23,7 @@ class Config(StudyConfig):
     """Sizes of the image comparison."""
 
     datasets: tuple[str, ...] = ("digits", "mnist1d", "fashion_mnist")
-    models: tuple[str, ...] = ("ResNet", "NeuralBoosting", "TreeBoosting[lightgbm]")
+    models: tuple[str, ...] = ("ResNet", "BoostResNet", "NeuralBoosting", "TreeBoosting[lightgbm]")
     n_stages: int = 200  # boosting rounds of the tree model
     n_blocks: int = 3  # residual blocks / stages of the neural models
     n_neural_stages: int = 10  # GrowNet stages

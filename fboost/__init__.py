@@ -7,6 +7,7 @@ here exposes that sum: ``stage_contributions``, ``staged_predict``, ``drop_stage
 
 from ._version import __version__
 from .additive import AdditiveModel
+from .boostresnet import BoostResNetClassifier, BoostResNetRegressor
 from .function_space import FunctionalBoostingClassifier, FunctionalBoostingRegressor
 from .losses import BinaryLogLoss, Loss, MultinomialLogLoss, SquaredError, get_loss
 from .neural_boosting import NeuralBoostingClassifier, NeuralBoostingRegressor
@@ -23,6 +24,8 @@ __all__ = [
     "ResNetRegressor",
     "ResNetClassifier",
     "NeuralBoostingRegressor",
+    "BoostResNetRegressor",
+    "BoostResNetClassifier",
     "NeuralBoostingClassifier",
     "Loss",
     "SquaredError",

@@ -69,7 +69,10 @@ def split_validation(
 
 def progress_bar(total: int, verbose: int | bool, desc: str) -> tqdm:
     """A tqdm bar when ``verbose``, a silent no-op otherwise (the library never prints)."""
-    return tqdm(total=total, disable=not verbose, desc=desc, leave=False, dynamic_ncols=True)
+    # mininterval=0: bars count stages or epochs (few, slow updates), so draw every one of them
+    return tqdm(
+        total=total, disable=not verbose, desc=desc, leave=False, dynamic_ncols=True, mininterval=0
+    )
 
 
 def seed_from(rng: np.random.RandomState) -> int:

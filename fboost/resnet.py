@@ -240,13 +240,13 @@ class _ResNetBase(AdditiveEstimator):
         self.model_ = self._build_model()
         return PreparedData(self._prepare_X(X), target, sample_weight, device, train_seed)
 
-    def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> None:
-        import torch
+    def _training_rows(
+        self, data: PreparedData, y: np.ndarray
+    ) -> tuple[PreparedData, PreparedData | None]:
+        """The rows to train on and, with ``n_iter_no_change``, the held-out validation rows.
 
-        from .nn import Trainer
-        from .nn._inputs import cuda_devices
-
-        data = self._initialize(X, y, sample_weight)
+        Rows of zero weight take no part in training; errors name what is at fault.
+        """
         train, validation = data, None
         if self.n_iter_no_change is not None:
             X_tr, X_val, y_tr, y_val, w_tr, w_val = split_validation(
@@ -271,6 +271,16 @@ class _ResNetBase(AdditiveEstimator):
                 f"only {len(train.X)} training row(s) remain after holding out "
                 f"validation_fraction={self.validation_fraction}; need at least 2"
             )
+        return train, validation
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> None:
+        import torch
+
+        from .nn import Trainer
+        from .nn._inputs import cuda_devices
+
+        data = self._initialize(X, y, sample_weight)
+        train, validation = self._training_rows(data, y)
         with torch.random.fork_rng(devices=cuda_devices(data.device)):
             torch.manual_seed(data.seed)
             trainer = Trainer(
@@ -457,7 +467,45 @@ _RESNET_DOC = """
 """
 
 
-class ResNetRegressor(RegressorMixin, AdditiveRegressorMixin, _ResNetBase):
+class _StandardisedTarget:
+    """Regression targets: standardised for the network, predictions in the target's units.
+
+    (Shared by the regressors of :mod:`fboost.resnet` and :mod:`fboost.boostresnet`.)
+    """
+
+    y_mean_: float
+    y_scale_: float
+
+    def _output_units(self) -> tuple[float, float]:
+        return self.y_mean_, self.y_scale_
+
+    def _fit_target(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+        mean = float(np.average(y, weights=sample_weight))
+        std = float(np.sqrt(np.average((y - mean) ** 2, weights=sample_weight)))
+        self.y_mean_ = mean
+        self.y_scale_ = std if std > 1e-12 * max(1.0, abs(mean)) else 1.0
+        return ((y - mean) / self.y_scale_).astype(np.float32)
+
+
+class _ClassCodes:
+    """Classification targets: int64 class codes; a stratified split where every class allows it.
+
+    (Shared by the classifiers of :mod:`fboost.resnet` and :mod:`fboost.boostresnet`.)
+    """
+
+    validation_fraction: float
+
+    def _fit_target(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+        return y.astype(np.int64)
+
+    def _can_stratify(self, y: np.ndarray) -> bool:
+        counts = np.bincount(y)
+        counts = counts[counts > 0]
+        n_val = int(np.ceil(self.validation_fraction * len(y)))
+        return bool(counts.min() >= 2 and min(n_val, len(y) - n_val) >= len(counts))
+
+
+class ResNetRegressor(RegressorMixin, AdditiveRegressorMixin, _StandardisedTarget, _ResNetBase):
     __doc__ = (
         """A residual network for regression (half squared error), trained end to end.
 
@@ -483,21 +531,8 @@ class ResNetRegressor(RegressorMixin, AdditiveRegressorMixin, _ResNetBase):
     """
     )
 
-    y_mean_: float
-    y_scale_: float
 
-    def _output_units(self) -> tuple[float, float]:
-        return self.y_mean_, self.y_scale_
-
-    def _fit_target(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
-        mean = float(np.average(y, weights=sample_weight))
-        std = float(np.sqrt(np.average((y - mean) ** 2, weights=sample_weight)))
-        self.y_mean_ = mean
-        self.y_scale_ = std if std > 1e-12 * max(1.0, abs(mean)) else 1.0
-        return ((y - mean) / self.y_scale_).astype(np.float32)
-
-
-class ResNetClassifier(ClassifierMixin, AdditiveClassifierMixin, _ResNetBase):
+class ResNetClassifier(ClassifierMixin, AdditiveClassifierMixin, _ClassCodes, _ResNetBase):
     __doc__ = (
         """A residual network for binary or multiclass classification (log loss), trained jointly.
 
@@ -521,15 +556,6 @@ class ResNetClassifier(ClassifierMixin, AdditiveClassifierMixin, _ResNetBase):
     (3, 5, 8, 8, 8)
     """
     )
-
-    def _fit_target(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
-        return y.astype(np.int64)
-
-    def _can_stratify(self, y: np.ndarray) -> bool:
-        counts = np.bincount(y)
-        counts = counts[counts > 0]
-        n_val = int(np.ceil(self.validation_fraction * len(y)))
-        return bool(counts.min() >= 2 and min(n_val, len(y) - n_val) >= len(counts))
 
     def _init_head(self, y: np.ndarray, sample_weight: np.ndarray) -> None:
         import torch

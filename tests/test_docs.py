@@ -23,6 +23,14 @@ SMALL = {
     },
     "skip-connections": {"N_BLOCKS": 3, "N_ROWS": 32, "EPOCHS": (0, 1, 2)},
     "your-own-data": {"N_STAGES": 30, "N_EPOCHS": 5, "N_FOLDS": 2},
+    "resnets-and-boosting": {"N_STAGES": 4, "MAX_EPOCHS": 5, "EPOCHS_PER_STAGE": 2},
+    "boostresnet": {
+        "N_STAGES": 3,
+        "D_BLOCK": 8,
+        "EPOCHS_PER_STAGE": 1,
+        "MAX_EPOCHS": 2,
+        "FINE_TUNE_EPOCHS": 2,
+    },
 }
 TUTORIALS = sorted((DOCS / "tutorials").glob("*.md"))
 
