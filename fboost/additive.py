@@ -32,6 +32,16 @@ class Stage(Protocol):
 
     ``h_t(X)`` has shape ``(n_samples, n_outputs)`` and is *not* yet multiplied by the stage
     weight ``alpha_t``; the model does that.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fboost.additive import Stage
+    >>> class Doubling:
+    ...     def advance(self, X, carry):
+    ...         return 2 * X[:, :1], carry
+    >>> isinstance(Doubling(), Stage)
+    True
     """
 
     def advance(self, X: Any, carry: Any) -> tuple[np.ndarray, Any]: ...
@@ -43,7 +53,16 @@ Start = Callable[[Any], tuple[np.ndarray, Any]]
 
 @dataclass(frozen=True)
 class ConstantStart:
-    """A constant initial score ``F_0`` (trees, function-space boosting); no carry."""
+    """A constant initial score ``F_0`` (trees, function-space boosting); no carry.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fboost.additive import ConstantStart
+    >>> raw0, carry = ConstantStart(np.array([1.5]))(np.zeros((2, 4)))
+    >>> raw0.tolist(), carry
+    ([[1.5], [1.5]], None)
+    """
 
     raw: np.ndarray
 
@@ -62,6 +81,16 @@ def check_stage_numbers(
 
     Raises ``TypeError`` for non-integers and ``ValueError`` for numbers outside ``1..n_stages``
     or repeated numbers, naming the argument.
+
+    Examples
+    --------
+    >>> from fboost.additive import check_stage_numbers
+    >>> check_stage_numbers([3, 1], n_stages=5)
+    [1, 3]
+    >>> check_stage_numbers(0, n_stages=5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: stages are numbered 1..5 (stage t is row t ...); got [0]
     """
     if isinstance(stages, Integral | np.integer):
         stages = [int(stages)]
@@ -96,6 +125,24 @@ class AdditiveModel:
         The stages, in order.
     weights : array-like of shape (n_stages,)
         ``alpha_t`` per stage.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fboost.additive import AdditiveModel, ConstantStart
+    >>> class Column:  # h_t(x) = x[:, j]
+    ...     def __init__(self, j):
+    ...         self.j = j
+    ...     def advance(self, X, carry):
+    ...         return X[:, [self.j]], carry
+    >>> model = AdditiveModel(ConstantStart(np.array([1.0])), [Column(0), Column(1)], [0.5, 2.0])
+    >>> X = np.array([[2.0, 1.0], [4.0, 3.0]])
+    >>> model.contributions(X)[:, :, 0].tolist()  # F_0, then alpha_t h_t
+    [[1.0, 1.0], [1.0, 2.0], [2.0, 6.0]]
+    >>> model.raw(X).ravel().tolist(), [r.ravel().tolist() for r in model.staged_raw(X)]
+    ([4.0, 9.0], [[2.0, 3.0], [4.0, 9.0]])
+    >>> model.drop([1]).raw(X).ravel().tolist()  # without alpha_1 h_1
+    [3.0, 7.0]
     """
 
     def __init__(

@@ -54,7 +54,24 @@ def _class_prior(y: np.ndarray, sample_weight: np.ndarray | None, n_classes: int
 
 
 class Loss(ABC):
-    """A differentiable loss on raw scores of shape ``(n_samples, n_outputs)``."""
+    """A differentiable loss on raw scores of shape ``(n_samples, n_outputs)``.
+
+    Parameters
+    ----------
+    n_outputs : int, default=1
+        Raw outputs: 1 for regression and binary classification, K for K classes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fboost.losses import get_loss
+    >>> loss = get_loss("classification", n_classes=2)
+    >>> y, raw = np.array([0, 1, 1]), np.zeros((3, 1))
+    >>> round(loss.value(y, raw), 4)  # log(2)
+    0.6931
+    >>> loss.gradient(y, raw).ravel().tolist()  # p - y
+    [0.5, -0.5, -0.5]
+    """
 
     #: short name, used in reports and by :func:`get_loss`
     name: ClassVar[str]
@@ -137,7 +154,19 @@ class Loss(ABC):
 
 
 class SquaredError(Loss):
-    """Half squared error ``0.5 * (y - F)**2``; gradient ``F - y``, hessian 1, identity link."""
+    """Half squared error ``0.5 * (y - F)**2``; gradient ``F - y``, hessian 1, identity link.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fboost.losses import SquaredError
+    >>> loss = SquaredError()
+    >>> y = np.array([1.0, 3.0])
+    >>> loss.init_raw(y).tolist(), loss.value(y, np.array([[2.0], [2.0]]))
+    ([2.0], 0.5)
+    >>> loss.gradient(y, np.array([[2.0], [2.0]])).ravel().tolist()
+    [1.0, -1.0]
+    """
 
     name = "squared_error"
     is_classification = False
@@ -159,7 +188,18 @@ class SquaredError(Loss):
 
 
 class BinaryLogLoss(Loss):
-    """Binary cross-entropy on one raw column ``F`` = log-odds of class 1; ``p = expit(F)``."""
+    """Binary cross-entropy on one raw column ``F`` = log-odds of class 1; ``p = expit(F)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fboost.losses import BinaryLogLoss
+    >>> loss = BinaryLogLoss()
+    >>> y = np.array([0, 1, 1, 1])
+    >>> raw0 = loss.init_raw(y)  # log-odds of the class-1 frequency
+    >>> round(float(raw0[0]), 4), loss.inverse_link(raw0[None, :]).round(2).tolist()
+    (1.0986, [[0.25, 0.75]])
+    """
 
     name = "binary_log_loss"
     is_classification = True
@@ -186,7 +226,18 @@ class BinaryLogLoss(Loss):
 
 
 class MultinomialLogLoss(Loss):
-    """Multinomial cross-entropy on ``K`` raw columns; ``p = softmax(F)``."""
+    """Multinomial cross-entropy on ``K`` raw columns; ``p = softmax(F)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fboost.losses import MultinomialLogLoss
+    >>> loss = MultinomialLogLoss(3)
+    >>> y = np.array([0, 1, 2, 2])
+    >>> raw0 = loss.init_raw(y)  # symmetric log of the priors: sums to 0
+    >>> loss.inverse_link(raw0[None, :]).round(2).tolist(), bool(abs(raw0.sum()) < 1e-12)
+    ([[0.25, 0.25, 0.5]], True)
+    """
 
     name = "multinomial_log_loss"
     is_classification = True
@@ -215,7 +266,16 @@ class MultinomialLogLoss(Loss):
 
 
 def get_loss(task: str, n_classes: int | None = None) -> Loss:
-    """The loss for a task: ``"regression"``, or ``"classification"`` with ``n_classes >= 2``."""
+    """The loss for a task: ``"regression"``, or ``"classification"`` with ``n_classes >= 2``.
+
+    Examples
+    --------
+    >>> from fboost.losses import get_loss
+    >>> get_loss("regression"), get_loss("classification", n_classes=2)
+    (SquaredError(n_outputs=1), BinaryLogLoss(n_outputs=1))
+    >>> get_loss("classification", n_classes=4)
+    MultinomialLogLoss(n_outputs=4)
+    """
     if task == "regression":
         return SquaredError(1)
     if task == "classification":
