@@ -54,6 +54,17 @@ class Dataset:
         Where the data came from.
     split : str
         How the train/test split was made.
+
+    Examples
+    --------
+    >>> from fboost.datasets import load_dataset
+    >>> data = load_dataset("digits")
+    >>> data.task, data.n_classes, data.image_shape
+    ('multiclass', 10, (1, 8, 8))
+    >>> data.X_train.shape, data.X_test.shape, data.y_test.dtype
+    ((1437, 64), (360, 64), dtype('int64'))
+    >>> data.as_images(data.X_test[:2]).shape
+    (2, 1, 8, 8)
     """
 
     name: str

@@ -25,7 +25,28 @@ LossFn = Callable[[Tensor, Tensor, Tensor | None], Tensor]
 
 
 class TensorData(NamedTuple):
-    """Inputs, targets and sample weights (``None``: all equal) on one device."""
+    """Inputs, targets and sample weights (``None``: all equal) on one device.
+
+    Attributes
+    ----------
+    X : Tensor of shape (n, ...)
+        Inputs, one row per sample.
+    y : Tensor of shape (n, ...)
+        Targets.
+    sample_weight : Tensor of shape (n,) or None, default=None
+        Per-row weights; ``None`` weighs all rows equally.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fboost.nn import TensorData
+    >>> data = TensorData(torch.zeros(5, 3), torch.arange(5.0))
+    >>> len(data), data.sample_weight is None
+    (5, True)
+    >>> batch = data.rows(slice(1, 3))
+    >>> tuple(batch.X.shape), batch.y.tolist()
+    ((2, 3), [1.0, 2.0])
+    """
 
     X: Tensor
     y: Tensor
@@ -41,7 +62,27 @@ class TensorData(NamedTuple):
 
 @dataclass
 class TrainHistory:
-    """Per-epoch losses (module units) and the epoch whose weights were kept."""
+    """Per-epoch losses (module units) and the epoch whose weights were kept.
+
+    Attributes
+    ----------
+    train_loss : list of float
+        Mean training loss of each epoch.
+    validation_loss : list of float
+        Validation loss after each epoch; empty without a validation set.
+    best_epoch : int
+        1-based epoch whose weights were kept; the last epoch without a validation set.
+
+    Examples
+    --------
+    >>> from fboost.nn import TrainHistory
+    >>> history = TrainHistory()
+    >>> history
+    TrainHistory(train_loss=[], validation_loss=[], best_epoch=0)
+    >>> history.train_loss.append(0.5)
+    >>> len(history.train_loss)
+    1
+    """
 
     train_loss: list[float] = field(default_factory=list)
     validation_loss: list[float] = field(default_factory=list)
@@ -52,6 +93,26 @@ def batch_slices(n: int, batch_size: int) -> list[slice]:
     """Consecutive slices of ``batch_size`` rows; a last batch of one row joins the previous one.
 
     (BatchNorm cannot normalise a single row in train mode.)
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    batch_size : int
+        Rows per batch, > 0.
+
+    Returns
+    -------
+    list of slice
+        Consecutive slices covering ``range(n)``.
+
+    Examples
+    --------
+    >>> from fboost.nn import batch_slices
+    >>> batch_slices(10, 4)
+    [slice(0, 4, None), slice(4, 8, None), slice(8, 10, None)]
+    >>> batch_slices(9, 4)  # the last single row joins the previous batch
+    [slice(0, 4, None), slice(4, 9, None)]
     """
     starts = list(range(0, n, batch_size))
     bounds = [*starts, n]
@@ -86,6 +147,25 @@ class Trainer:
         Progress bar over epochs (train and validation loss) when > 0.
     desc : str
         Label of the progress bar.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fboost.nn import TabularResNet, TensorData, Trainer
+    >>> _ = torch.manual_seed(0)
+    >>> X = torch.randn(64, 3)
+    >>> y = X.sum(dim=1, keepdim=True)
+    >>> net = TabularResNet(d_in=3, d_out=1, d_block=8, n_blocks=1)
+    >>> def mse(raw, y, sample_weight):
+    ...     return ((raw - y) ** 2).mean()
+    >>> trainer = Trainer(
+    ...     net, mse, torch.optim.Adam(net.parameters(), lr=1e-2), batch_size=16, max_epochs=5
+    ... )
+    >>> history = trainer.fit(TensorData(X, y), validation=TensorData(X[:16], y[:16]))
+    >>> len(history.train_loss), len(history.validation_loss)
+    (5, 5)
+    >>> history.train_loss[-1] < history.train_loss[0], net.training
+    (True, False)
     """
 
     module: nn.Module

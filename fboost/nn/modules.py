@@ -182,6 +182,20 @@ class LinearHead(nn.Module):
         Put a BatchNorm before the linear layer (affine in eval mode).
     pool : bool, default=False
         Average ``z`` of shape ``(n, C, H, W)`` over ``H, W`` first.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fboost.nn import LinearHead
+    >>> _ = torch.manual_seed(0)
+    >>> head = LinearHead(d_in=4, d_out=2).eval()
+    >>> z, delta = torch.randn(3, 4), torch.randn(3, 4)
+    >>> head(z).shape
+    torch.Size([3, 2])
+    >>> torch.allclose(head(z + delta) - head(z), head.linear_part(delta), atol=1e-6)
+    True
+    >>> LinearHead(d_in=8, d_out=3, pool=True)(torch.zeros(2, 8, 4, 4)).shape
+    torch.Size([2, 3])
     """
 
     def __init__(self, *, d_in: int, d_out: int, batch_norm: bool = True, pool: bool = False):
@@ -227,6 +241,35 @@ class ResidualTrunk(nn.Module):
 
     ``forward`` is ``x = stem(x)``, then ``x = x + block(x)`` per block (``x = block(x)`` with
     ``skip=False``), then the head. Subclasses build the parts.
+
+    Attributes
+    ----------
+    stem : nn.Module
+        Maps the input ``x`` to ``z_0``.
+    blocks : nn.ModuleList
+        The branches ``f_1 .. f_T``.
+    head : LinearHead or None
+        The affine head; ``None`` makes ``forward`` return ``z_T``.
+    skip : bool
+        ``True`` adds each branch to its input; ``False`` replaces the input by it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fboost.nn import ResidualTrunk, TabularResNet
+    >>> _ = torch.manual_seed(0)
+    >>> net = TabularResNet(d_in=3, d_out=1, d_block=4, n_blocks=2).eval()
+    >>> isinstance(net, ResidualTrunk)
+    True
+    >>> x = torch.randn(5, 3)
+    >>> zs = net.features(x)
+    >>> [tuple(z.shape) for z in zs]
+    [(5, 4), (5, 4), (5, 4)]
+    >>> branch, z1 = net.step(0, zs[0])
+    >>> torch.allclose(z1, zs[0] + branch)
+    True
+    >>> torch.allclose(net.head(zs[-1]), net(x))
+    True
     """
 
     stem: nn.Module

@@ -35,7 +35,34 @@ def _numpy(t: Tensor) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class TrunkStart:
-    """``x -> (F_0(x), z_0)`` with ``F_0 = offset + scale * head(stem(x))``."""
+    """``x -> (F_0(x), z_0)`` with ``F_0 = offset + scale * head(stem(x))``.
+
+    Parameters
+    ----------
+    module : ResidualTrunk
+        The trained trunk; it needs a head.
+    offset : ndarray of shape (n_outputs,)
+        Added to the head's output (the target mean, in user units).
+    scale : float, default=1.0
+        Multiplies the head's output (the target scale).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from fboost.nn import TabularResNet, TrunkStart
+    >>> _ = torch.manual_seed(0)
+    >>> net = TabularResNet(d_in=3, d_out=1, d_block=4, n_blocks=2).eval()
+    >>> start = TrunkStart(net, offset=np.array([10.0]), scale=2.0)
+    >>> x = torch.randn(5, 3)
+    >>> F0, z0 = start(x)
+    >>> F0.shape, F0.dtype, tuple(z0.shape)
+    ((5, 1), dtype('float64'), (5, 4))
+    >>> with torch.no_grad():
+    ...     expected = 10.0 + 2.0 * net.head(net.stem(x)).double().numpy()
+    >>> bool(np.allclose(F0, expected))
+    True
+    """
 
     module: ResidualTrunk
     offset: np.ndarray  # (n_outputs,)
@@ -54,7 +81,33 @@ class TrunkStart:
 
 @dataclass(frozen=True, eq=False)
 class BlockStage:
-    """Block ``index`` (0-based) of the trunk: ``(x, z_{t-1}) -> (scale * W f_t(z_{t-1}), z_t)``."""
+    """Block ``index`` (0-based) of the trunk: ``(x, z_{t-1}) -> (scale * W f_t(z_{t-1}), z_t)``.
+
+    Parameters
+    ----------
+    start : TrunkStart
+        The start of the same trunk (its module, head and scale).
+    index : int
+        Which block of ``start.module.blocks`` this stage runs, 0-based.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from fboost.nn import BlockStage, TabularResNet, TrunkStart
+    >>> _ = torch.manual_seed(0)
+    >>> net = TabularResNet(d_in=3, d_out=1, d_block=4, n_blocks=2).eval()
+    >>> start = TrunkStart(net, offset=np.zeros(1))
+    >>> x = torch.randn(5, 3)
+    >>> F0, z0 = start(x)
+    >>> h, z1 = BlockStage(start, 0).advance(x, z0)
+    >>> h.shape, tuple(z1.shape)
+    ((5, 1), (5, 4))
+    >>> with torch.no_grad():
+    ...     head_z1 = net.head(z1).double().numpy()
+    >>> bool(np.allclose(F0 + h, head_z1, atol=1e-6))
+    True
+    """
 
     start: TrunkStart
     index: int
@@ -65,7 +118,34 @@ class BlockStage:
 
 
 class TrunkModel(AdditiveModel):
-    """An additive model over a torch trunk; ``X`` is a float32 array in the module's layout."""
+    """An additive model over a torch trunk; ``X`` is a float32 array in the module's layout.
+
+    Parameters
+    ----------
+    start : TrunkStart
+        ``F_0`` and ``z_0``.
+    stages : list of BlockStage
+        The kept blocks, in order.
+    weights : array-like of shape (n_stages,)
+        ``alpha_t`` per stage (ones for a trained trunk).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from fboost.nn import BlockStage, TabularResNet, TrunkModel, TrunkStart
+    >>> _ = torch.manual_seed(0)
+    >>> net = TabularResNet(d_in=3, d_out=1, d_block=4, n_blocks=2)
+    >>> start = TrunkStart(net, offset=np.zeros(1))
+    >>> model = TrunkModel(start, [BlockStage(start, i) for i in range(2)], np.ones(2))
+    >>> X = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    >>> model.contributions(X).shape
+    (3, 5, 1)
+    >>> bool(np.allclose(model.contributions(X).sum(axis=0), model.raw(X), atol=1e-6))
+    True
+    >>> model.drop(1).kept_blocks
+    [1]
+    """
 
     start: TrunkStart
     stages: list[BlockStage]  # type: ignore[assignment]
