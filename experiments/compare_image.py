@@ -48,12 +48,12 @@ SIZES = {
     "quick": Config(
         name="quick",
         seeds=(0, 1),
-        n_stages=40,
-        n_blocks=2,
-        n_neural_stages=8,
-        max_epochs=6,
-        cnn_width=12,
-        n_train=1000,
+        n_stages=100,
+        n_blocks=3,
+        n_neural_stages=10,
+        max_epochs=30,
+        cnn_width=16,
+        n_train=2000,
     ),
     "full": Config(
         name="full",
