@@ -16,7 +16,28 @@ import pandas as pd
 from ._common import progress
 from ._models import MODELS, score_of, staged_scores
 
-__all__ = ["run_grid", "summarise", "plot_staged", "compare_main"]
+__all__ = ["run_grid", "summarise", "plot_staged", "compare_main", "installed_datasets"]
+
+
+def installed_datasets(config: Any) -> tuple[Any, dict[str, str]]:
+    """``config`` restricted to the data sets this machine has, and why the others are missing.
+
+    With ``config.require_all`` a missing data set is an error naming the command that installs it.
+    """
+    import dataclasses
+
+    from fboost.datasets import dataset_table
+
+    table = dataset_table()
+    missing = {
+        name: str(table.loc[name, "requires"])
+        for name in config.datasets
+        if not bool(table.loc[name, "available"])
+    }
+    if missing and config.require_all:
+        raise FileNotFoundError(f"this study needs {sorted(missing)}; install with {missing}")
+    present = tuple(n for n in config.datasets if n not in missing)
+    return dataclasses.replace(config, datasets=present), missing
 
 
 def run_grid(
@@ -113,6 +134,7 @@ def compare_main(
     config: Any, output: Path, loader: Callable[[str, int], Any], study: str
 ) -> dict[str, Any]:
     """Run the grid, write CSVs and figures into ``output``, return the report body."""
+    config, missing = installed_datasets(config)
     scores, curves = run_grid(config, loader, study)
     scores.to_csv(output / "scores.csv", index=False)
     curves.to_csv(output / "staged.csv", index=False)
@@ -125,6 +147,7 @@ def compare_main(
         "metrics": {
             "per_seed": scores.to_dict("records"),
             "best_of_family": _best_of_family(scores),
+            "skipped_datasets": {n: f"not installed ({how})" for n, how in missing.items()},
         },
         "table": summarise(scores),
         "figures": figures,

@@ -67,22 +67,9 @@ SIZES = {
 }
 
 
-def _available(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    from fboost.datasets import dataset_table
-
-    table = dataset_table()
-    present = [n for n in names if bool(table.loc[n, "available"])]
-    return present, [n for n in names if n not in present]
-
-
 def main(config: Config, output: Path) -> dict[str, Any]:
     from fboost.datasets import dataset_table, load_dataset
 
-    present, missing = _available(config.datasets)
-    if missing and config.require_all:
-        how = {n: dataset_table().loc[n, "requires"] for n in missing}
-        raise FileNotFoundError(f"compare-image needs {missing}; install with {how}")
-    config = dataclasses.replace(config, datasets=tuple(present))
     sizes = dataset_table()["n_samples"]
 
     def loader(name: str, seed: int) -> Any:
@@ -92,8 +79,4 @@ def main(config: Config, output: Path) -> dict[str, Any]:
         n_test = min(config.n_train // 2, int(0.2 * sizes[name]))
         return load_dataset(name, random_state=seed, n_train=n_train, n_test=n_test)
 
-    body = compare_main(config, output, loader, "compare-image")
-    body["metrics"]["skipped_datasets"] = {
-        n: f"not installed ({dataset_table().loc[n, 'requires']})" for n in missing
-    }
-    return body
+    return compare_main(config, output, loader, "compare-image")

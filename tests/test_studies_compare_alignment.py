@@ -80,3 +80,26 @@ def test_alignment_of_a_gbm_is_positive(tmp_path):
     frame = pd.read_csv(result.path / "alignment.csv")
     gbm = frame[frame["model"] == "TreeBoosting[sklearn]"]
     assert (gbm["cosine"] > 0.5).all()
+
+
+def test_missing_data_set_is_skipped_and_said_or_required(tmp_path, monkeypatch):
+    import dataclasses
+
+    import fboost.datasets as datasets
+
+    original = datasets.dataset_table
+
+    def without_wine():
+        table = original()
+        table.loc["wine", "available"] = False
+        return table
+
+    monkeypatch.setattr(datasets, "dataset_table", without_wine)
+    config = compare_tabular.SIZES["smoke"]
+    result = run_study("compare_tabular", config, compare_tabular.main, output=tmp_path)
+    assert set(pd.read_csv(result.path / "scores.csv")["dataset"]) == {"diabetes"}
+    assert "wine" in result.report["metrics"]["skipped_datasets"]
+    strict = dataclasses.replace(config, name="strict", require_all=True)
+    with pytest.raises(FileNotFoundError, match="wine"):
+        run_study("compare_tabular", strict, compare_tabular.main, output=tmp_path)
+    assert not (tmp_path / "compare_tabular" / "strict").exists()
