@@ -58,6 +58,7 @@ class AdditiveEstimator(BaseEstimator):
     """
 
     _task: ClassVar[str]
+    model_: AdditiveModel
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_stages": [Interval(Integral, 1, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],

@@ -149,6 +149,35 @@ def fit_function_space(
     )
 
 
+def fit_estimator_stages(
+    estimator: Any, fit_stage: StageFitter, X: Any, y: np.ndarray, sample_weight: np.ndarray
+) -> None:
+    """Run :func:`fit_function_space` with an estimator's own parameters; set its fitted state.
+
+    The estimator provides ``loss_`` and the parameters ``n_stages``, ``subsample``,
+    ``random_state``, ``n_iter_no_change``, ``validation_fraction``, ``tol`` and ``verbose``;
+    this sets ``model_``, ``train_score_`` and ``validation_score_``.
+    """
+    fit = fit_function_space(
+        fit_stage,
+        estimator.loss_,
+        X,
+        y,
+        sample_weight,
+        n_stages=estimator.n_stages,
+        subsample=estimator.subsample,
+        random_state=estimator.random_state,
+        n_iter_no_change=estimator.n_iter_no_change,
+        validation_fraction=estimator.validation_fraction,
+        tol=estimator.tol,
+        verbose=estimator.verbose,
+        desc=type(estimator).__name__,
+    )
+    estimator.model_ = fit.model
+    estimator.train_score_ = fit.train_score
+    estimator.validation_score_ = fit.validation_score
+
+
 # -- stage fitters ------------------------------------------------------------------------------
 @dataclass
 class TreeNewtonFitter:
@@ -332,28 +361,7 @@ class _FunctionalBoostingBase(AdditiveEstimator):
                 "sample_weight argument"
             )
         fitter = LineSearchFitter(self.loss_, learner, self.learning_rate, use_weights)
-        self._store(
-            fit_function_space(
-                fitter,
-                self.loss_,
-                X,
-                y,
-                sample_weight,
-                n_stages=self.n_stages,
-                subsample=self.subsample,
-                random_state=self.random_state,
-                n_iter_no_change=self.n_iter_no_change,
-                validation_fraction=self.validation_fraction,
-                tol=self.tol,
-                verbose=self.verbose,
-                desc=type(self).__name__,
-            )
-        )
-
-    def _store(self, fit: FunctionSpaceFit) -> None:
-        self.model_ = fit.model
-        self.train_score_ = fit.train_score
-        self.validation_score_ = fit.validation_score
+        fit_estimator_stages(self, fitter, X, y, sample_weight)
 
 
 _FUNCTIONAL_DOC = """

@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._lightgbm import fit_lightgbm
 from ._training import split_validation
 from .base import AdditiveClassifierMixin, AdditiveEstimator, AdditiveRegressorMixin
-from .function_space import TreeNewtonFitter, fit_function_space
+from .function_space import TreeNewtonFitter, fit_estimator_stages
 
 __all__ = ["TreeBoostingRegressor", "TreeBoostingClassifier"]
 
@@ -134,24 +134,8 @@ class _TreeBoostingBase(AdditiveEstimator):
             "min_samples_leaf": self.min_samples_leaf,
             "max_leaf_nodes": self.num_leaves,
         }
-        fit = fit_function_space(
-            TreeNewtonFitter(self.loss_, self.learning_rate, tree_params),
-            self.loss_,
-            X,
-            y,
-            sample_weight,
-            n_stages=self.n_stages,
-            subsample=self.subsample,
-            random_state=self.random_state,
-            n_iter_no_change=self.n_iter_no_change,
-            validation_fraction=self.validation_fraction,
-            tol=self.tol,
-            verbose=self.verbose,
-            desc=type(self).__name__,
-        )
-        self.model_ = fit.model
-        self.train_score_ = fit.train_score
-        self.validation_score_ = fit.validation_score
+        fitter = TreeNewtonFitter(self.loss_, self.learning_rate, tree_params)
+        fit_estimator_stages(self, fitter, X, y, sample_weight)
         self.booster_: Any = None
 
     # -- engine="lightgbm" ----------------------------------------------------------------------
