@@ -16,7 +16,6 @@ Torch is imported when a network is built, not with :mod:`fboost`.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -26,6 +25,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
+from ._persist import SharedModuleCopy, load_module_bytes, loadable_device, module_bytes
 from ._training import EarlyStopping, progress_bar, seed_from, split_validation
 from .additive import AdditiveModel
 from .base import AdditiveClassifierMixin, AdditiveEstimator, AdditiveRegressorMixin
@@ -85,7 +85,7 @@ def _stratifiable(y: np.ndarray, fraction: float) -> bool:
     return bool(counts.min() >= 2 and min(n_val, len(y) - n_val) >= len(counts))
 
 
-class _NeuralBoostingBase(AdditiveEstimator):
+class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
     _parameter_constraints: ClassVar[dict[str, Any]] = {
         **AdditiveEstimator._parameter_constraints,
         "d_hidden": [Interval(Integral, 1, None, closed="left")],
@@ -334,16 +334,12 @@ class _NeuralBoostingBase(AdditiveEstimator):
 
     # -- pickling through state dicts -----------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        import torch
-
         state = dict(super().__getstate__())
         module = state.pop("module_", None)
         model = state.pop("model_", None)
         if module is not None:
-            buffer = io.BytesIO()
-            torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, buffer)
             state["_module_state"] = {
-                "state_dict": buffer.getvalue(),
+                "state_dict": module_bytes(module),
                 "n_nets": len(module.nets),
                 "structure": model.structure,
             }
@@ -354,28 +350,17 @@ class _NeuralBoostingBase(AdditiveEstimator):
         super().__setstate__(state)
         if saved is None:
             return
-        import torch
-
         from .nn._weak import BoostedNets, WeakNet
 
-        device = torch.device(self.device_)
-        if device.type != "cpu" and not (device.type == "cuda" and torch.cuda.is_available()):
-            device = torch.device("cpu")
+        device = loadable_device(self.device_)
         self.device_ = str(device)
         config = self._nets_config
         module = BoostedNets(np.zeros(config["d_out"]))
         for i in range(saved["n_nets"]):
             module.add(WeakNet(d_carry=0 if i == 0 else config["d_hidden"], **config), 0.0)
-        buffer = io.BytesIO(saved["state_dict"])
-        module.load_state_dict(torch.load(buffer, map_location="cpu", weights_only=True))
+        load_module_bytes(module, saved["state_dict"])
         self.module_ = module.to(device).eval()
         self.model_ = self._build_model(saved["structure"])
-
-    def __copy__(self) -> _NeuralBoostingBase:
-        """A shallow copy sharing the networks (what :meth:`drop_stages` lesions)."""
-        new = type(self).__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        return new
 
 
 def _line_search(loss: Any, cache: _Cache, h: np.ndarray) -> float:

@@ -13,7 +13,6 @@ Torch is imported when a network is built, not with :mod:`fboost`.
 
 from __future__ import annotations
 
-import io
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -23,6 +22,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._persist import SharedModuleCopy, load_module_bytes, loadable_device, module_bytes
 from ._training import seed_from, split_validation
 from .additive import AdditiveModel
 from .base import AdditiveClassifierMixin, AdditiveEstimator, AdditiveRegressorMixin
@@ -37,7 +37,7 @@ __all__ = ["ResNetRegressor", "ResNetClassifier"]
 _WIDTHS = {"mlp": (128, 256), "cnn": (64, 64)}
 
 
-class _ResNetBase(AdditiveEstimator):
+class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
     _parameter_constraints: ClassVar[dict[str, Any]] = {
         **AdditiveEstimator._parameter_constraints,
         "architecture": [StrOptions({"mlp", "cnn"})],
@@ -341,15 +341,11 @@ class _ResNetBase(AdditiveEstimator):
 
     # -- pickling through state dicts -----------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        import torch
-
         state = dict(super().__getstate__())
         module = state.pop("module_", None)
         model = state.pop("model_", None)
         if module is not None:
-            buffer = io.BytesIO()
-            torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, buffer)
-            state["_module_state"] = {"state_dict": buffer.getvalue(), "kept": model.kept_blocks}
+            state["_module_state"] = {"state_dict": module_bytes(module), "kept": model.kept_blocks}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -357,23 +353,12 @@ class _ResNetBase(AdditiveEstimator):
         super().__setstate__(state)
         if saved is None:
             return
-        import torch
-
-        device = torch.device(self.device_)
-        if device.type != "cpu" and not (device.type == "cuda" and torch.cuda.is_available()):
-            device = torch.device("cpu")
+        device = loadable_device(self.device_)
         self.device_ = str(device)
-        buffer = io.BytesIO(saved["state_dict"])
         self.module_ = self._build_module()
-        self.module_.load_state_dict(torch.load(buffer, map_location="cpu", weights_only=True))
+        load_module_bytes(self.module_, saved["state_dict"])
         self.module_.to(device).eval()
         self.model_ = self._build_model(saved["kept"])
-
-    def __copy__(self) -> _ResNetBase:
-        """A shallow copy sharing the module (what :meth:`drop_stages` lesions)."""
-        new = type(self).__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        return new
 
 
 _RESNET_DOC = """

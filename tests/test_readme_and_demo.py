@@ -34,3 +34,13 @@ def test_demo_writes_scores_and_figure(tmp_path, capsys):
     assert (tmp_path / "staged_scores.png").stat().st_size > 1000
     assert "Test R^2" in capsys.readouterr().out
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_import_fboost_does_not_load_torch():
+    """Torch is imported when a network is fitted or loaded, not by ``import fboost``."""
+    import subprocess
+    import sys
+
+    code = "import fboost, sys; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
