@@ -21,7 +21,7 @@ def module_bytes(module: torch.nn.Module) -> bytes:
 
 
 def load_module_bytes(module: torch.nn.Module, data: bytes) -> None:
-    """Load :func:`module_bytes` output into ``module`` (on CPU; tensors only, no code)."""
+    """Load ``module_bytes`` output into ``module`` (on CPU; tensors only, no code)."""
     import torch
 
     module.load_state_dict(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))

@@ -1,6 +1,6 @@
 """The additive model ``F_T(x) = F_0(x) + sum_t alpha_t h_t(x)`` and its one stage loop.
 
-Every fitted fboost estimator holds an :class:`AdditiveModel`: a *start* that computes the initial
+Every fitted fboost estimator holds an ``AdditiveModel``: a *start* that computes the initial
 raw score ``F_0(x)`` (and an initial *carry*), an ordered list of *stages*, and one weight
 ``alpha_t`` per stage. A stage advances ``(x, carry) -> (h_t(x), carry)``:
 
@@ -10,7 +10,7 @@ raw score ``F_0(x)`` (and an initial *carry*), an ordered list of *stages*, and 
   ``W f_t(z_{t-1})`` (the head's linear part), which is what makes a ResNet telescope.
 
 Contributions, staged raw predictions and lesions are all this one loop; nothing else iterates
-over stages. Stages are numbered ``1..T`` (row ``t`` of :meth:`AdditiveModel.contributions`),
+over stages. Stages are numbered ``1..T`` (row ``t`` of ``AdditiveModel.contributions``),
 row 0 being ``F_0``.
 """
 

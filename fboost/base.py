@@ -3,12 +3,12 @@
 Subclasses supply what differs (scikit-learn's own pattern):
 
 - ``_fit(X, y, sample_weight)``: train and set ``model_`` (an
-  :class:`~fboost.additive.AdditiveModel`),
+  ``AdditiveModel``),
   ``train_score_`` and ``validation_score_``;
 - optionally ``_input_dtype()``, ``_allow_nan()``, ``_raw_predict(X)`` (a faster full sum) and
   ``_prepare_X(X)`` (what the stages consume, e.g. a float32 copy or a tensor).
 
-The mixins :class:`AdditiveRegressorMixin` and :class:`AdditiveClassifierMixin` turn raw scores into
+The mixins ``AdditiveRegressorMixin`` and ``AdditiveClassifierMixin`` turn raw scores into
 predictions through the loss's inverse link, for ``predict`` and all ``staged_*`` methods alike.
 """
 
@@ -48,7 +48,7 @@ class AdditiveEstimator(BaseEstimator):
     model_ : AdditiveModel
         The fitted additive model.
     loss_ : Loss
-        The loss the model was fitted to (:mod:`fboost.losses`).
+        The loss the model was fitted to (``fboost.losses``).
     train_score_ : ndarray of shape (n_stages_,)
         Training loss after each stage (networks: after each epoch).
     validation_score_ : ndarray
@@ -199,7 +199,7 @@ class AdditiveEstimator(BaseEstimator):
         Parameters
         ----------
         stages : int or iterable of int
-            Stage numbers in ``1..n_stages_`` (stage t is row t of :meth:`stage_contributions`).
+            Stage numbers in ``1..n_stages_`` (stage t is row t of ``stage_contributions``).
             For function-space models this removes ``alpha_t h_t``; for residual networks the
             block is bypassed (``z_t = z_{t-1}``) and later blocks see the changed input.
 

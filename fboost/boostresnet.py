@@ -14,9 +14,9 @@ weights are 1: ``h_t`` carries the alphas) and the raw output is the *last* head
 bypasses block t and its head.
 
 The trunk's outputs on the training and validation rows are cached, so training stage t touches
-one block and one head: its time does not grow with t (:mod:`fboost.nn._stagewise`).
+one block and one head: its time does not grow with t (``fboost.nn._stagewise``).
 
-Torch is imported when a network is built, not with :mod:`fboost`.
+Torch is imported when a network is built, not with ``fboost``.
 """
 
 from __future__ import annotations
@@ -192,10 +192,10 @@ _DOC = """
     Parameters
     ----------
     architecture : {"mlp", "cnn"}, default="mlp"
-        Blocks of :class:`fboost.nn.TabularResNet` (``"mlp"``, rows of features) or
-        :class:`fboost.nn.ConvResNet` (``"cnn"``, images ``(n_samples, C, H, W)``, or
+        Blocks of ``fboost.nn.TabularResNet`` (``"mlp"``, rows of features) or
+        ``fboost.nn.ConvResNet`` (``"cnn"``, images ``(n_samples, C, H, W)``, or
         ``(n_samples, H, W)`` for one channel, or flat rows with ``image_shape``). Every head is a
-        :class:`fboost.nn.LinearHead` (global average pooling first for cnn).
+        ``fboost.nn.LinearHead`` (global average pooling first for cnn).
     image_shape : tuple of 3 int or None, default=None
         ``(C, H, W)`` of the images when X holds flat rows (``architecture="cnn"`` only).
     n_stages : int, default=5
@@ -272,7 +272,7 @@ _DOC = """
     device_ : str
         Device the network lives on (``"cpu"`` after unpickling without CUDA).
     loss_ : Loss
-        The model's loss in :mod:`fboost.losses` (log loss, squared error).
+        The model's loss in ``fboost.losses`` (log loss, squared error).
     n_features_in_ : int
         Features seen during fit (``C * H * W`` for images).
 
@@ -290,7 +290,7 @@ _DOC = """
 _ORACLE_DOC = """    oracle_loss : {"exponential", "logistic"}, default="exponential"
         What block t and its head minimise. ``"exponential"``: the paper's oracle, the
         exponential cost of the head's scores. ``"logistic"``: the log loss of
-        :mod:`fboost.losses` on them (the authors' code minimises ``exp`` of the batch's mean
+        ``fboost.losses`` on them (the authors' code minimises ``exp`` of the batch's mean
         cross-entropy, a monotone transform of it); less sensitive to hard examples, it often
         generalises better. Edges, alphas, costs and reported losses are the same either way.
 """
@@ -375,11 +375,11 @@ class BoostResNetClassifier(
         ``edge_aux`` (``gamma~_t``, edge of the hypothesis module ``o_t``); ``edge``
         (``gamma_t``, the paper's edge of the weak module classifier); ``alpha`` (``alpha_t``);
         ``edge_module`` and ``edge_module_raw`` (the edge of ``h_t`` itself under the same
-        cost, normalised or not, exactly as :func:`fboost.analysis.edges` computes it: equal to
+        cost, normalised or not, exactly as ``fboost.analysis.edges`` computes it: equal to
         its ``edge`` and ``edge_raw`` columns on the training rows); ``exp_loss_after`` (of
         ``s_t``, equal to ``train_score_`` for t >= 1); ``error_after`` (training error of
-        ``s_t``). The column names are :func:`fboost.analysis.edges`'s, so
-        :func:`fboost.plotting.plot_edges` draws this frame.
+        ``s_t``). The column names are ``fboost.analysis.edges``'s, so
+        ``fboost.plotting.plot_edges`` draws this frame.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
 

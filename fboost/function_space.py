@@ -1,13 +1,13 @@
 """Function-space boosting (Friedman 2001): stage t fits ``h_t`` to ``-dL/dF`` at ``F_{t-1}``.
 
-One loop, :func:`fit_function_space`, written once. What a stage fits and how its weight is found is
+One loop, ``fit_function_space``, written once. What a stage fits and how its weight is found is
 a *stage fitter*:
 
-- :class:`TreeNewtonFitter` (the ``engine="sklearn"`` tree booster): a
+- ``TreeNewtonFitter`` (the ``engine="sklearn"`` tree booster): a
   ``DecisionTreeRegressor`` per output, leaf values reset by scikit-learn's Newton step,
   ``alpha_t = learning_rate``. With matching parameters this reproduces
   ``sklearn.ensemble.GradientBoostingRegressor`` / ``GradientBoostingClassifier``.
-- :class:`LineSearchFitter` (:class:`FunctionalBoostingRegressor` / ``Classifier``): any
+- ``LineSearchFitter`` (``FunctionalBoostingRegressor`` / ``Classifier``): any
   scikit-learn regressor per output, one line-searched weight per stage,
   ``alpha_t = learning_rate * argmin_a L(F_{t-1} + a h_t)``.
 """
@@ -67,7 +67,7 @@ class StageFitter(Protocol):
 
 @dataclass
 class FunctionSpaceFit:
-    """What :func:`fit_function_space` returns."""
+    """What ``fit_function_space`` returns."""
 
     model: AdditiveModel
     train_score: np.ndarray
@@ -152,7 +152,7 @@ def fit_function_space(
 def fit_estimator_stages(
     estimator: Any, fit_stage: StageFitter, X: Any, y: np.ndarray, sample_weight: np.ndarray
 ) -> None:
-    """Run :func:`fit_function_space` with an estimator's own parameters; set its fitted state.
+    """Run ``fit_function_space`` with an estimator's own parameters; set its fitted state.
 
     The estimator provides ``loss_`` and the parameters ``n_stages``, ``subsample``,
     ``random_state``, ``n_iter_no_change``, ``validation_fraction``, ``tol`` and ``verbose``;
@@ -393,13 +393,13 @@ _FUNCTIONAL_DOC = """
     Attributes
     ----------
     model_ : AdditiveModel
-        ``F_0`` plus one :class:`LearnerStage` per stage.
+        ``F_0`` plus one ``LearnerStage`` per stage.
     n_stages_ : int
         Number of stages kept.
     stage_weights_ : ndarray of shape (n_stages_,)
         ``alpha_t``.
     train_score_ : ndarray of shape (n_stages_,)
-        Training loss after each stage (:mod:`fboost.losses` conventions).
+        Training loss after each stage (``fboost.losses`` conventions).
     validation_score_ : ndarray
         Validation loss after each stage trained (empty without early stopping).
     loss_ : Loss

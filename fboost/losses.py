@@ -4,7 +4,7 @@ Every loss works on *raw* scores ``F`` of shape ``(n_samples, n_outputs)`` (the 
 encoded targets ``y``: floats for regression, integer class codes ``0..K-1`` for classification.
 Each knows its weighted initial score ``F_0``, its value, its gradient and (diagonal) hessian with
 respect to ``F``, and its inverse link (raw score to prediction). The torch side
-(:meth:`Loss.torch_value`) computes the same value on tensors, so that networks are trained on,
+(``Loss.torch_value``) computes the same value on tensors, so that networks are trained on,
 and analysis tools differentiate, exactly the loss that the trees are fitted to.
 
 The numpy gradients are computed by scikit-learn's compiled loss kernels (``sklearn._loss``), and
@@ -73,7 +73,7 @@ class Loss(ABC):
     [0.5, -0.5, -0.5]
     """
 
-    #: short name, used in reports and by :func:`get_loss`
+    #: short name, used in reports and by ``get_loss``
     name: ClassVar[str]
     #: whether targets are class codes
     is_classification: ClassVar[bool]
@@ -146,7 +146,7 @@ class Loss(ABC):
     def torch_value(
         self, y: torch.Tensor, raw: torch.Tensor, sample_weight: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Weighted mean loss on tensors; the same number as :meth:`value`."""
+        """Weighted mean loss on tensors; the same number as ``value``."""
         losses = self.torch_pointwise(y, raw)
         if sample_weight is None:
             return losses.mean()

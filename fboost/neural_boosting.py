@@ -1,6 +1,6 @@
 """GrowNet: gradient boosting with small neural networks in function space (Badirli et al. 2020).
 
-Stage t fits a small MLP (:class:`fboost.nn._weak.WeakNet`) fed with ``[x, z_{t-1}]``, the input
+Stage t fits a small MLP (``fboost.nn._weak.WeakNet``) fed with ``[x, z_{t-1}]``, the input
 and the penultimate features of stage t-1, to the second-order (Newton) targets of the shared loss
 at ``F_{t-1}``, then adds ``alpha_t h_t`` with a line-searched boost rate; an optional corrective
 step fine-tunes all stages and boost rates jointly on the true loss. The function-space cells of
@@ -11,7 +11,7 @@ training and validation rows are cached, so a stage costs one weak net's trainin
 corrective step, which trains every stage, runs them all (once per batch, as it must), and then
 refreshes the cache with one forward pass.
 
-Torch is imported when a network is built, not with :mod:`fboost`.
+Torch is imported when a network is built, not with ``fboost``.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
 
     # -- inputs ---------------------------------------------------------------------------------
     def _prepare_X(self, X: np.ndarray) -> np.ndarray:
-        """Standardised float32 rows (what :class:`fboost.nn._weak.NetsModel` consumes)."""
+        """Standardised float32 rows (what ``fboost.nn._weak.NetsModel`` consumes)."""
         return np.ascontiguousarray((X - self.x_mean_) / self.x_scale_, dtype=np.float32)
 
     def _splits(self, X: np.ndarray, y: np.ndarray, w: np.ndarray, device: Any) -> tuple:
@@ -433,7 +433,7 @@ _NEURAL_BOOSTING_DOC = """
     stage_weights_ : ndarray of shape (n_stages_,)
         The boost rates ``alpha_t``.
     train_score_ : ndarray of shape (n_stages_,)
-        Training loss after each stage (after its corrective step), in the :mod:`fboost.losses`
+        Training loss after each stage (after its corrective step), in the ``fboost.losses``
         conventions and the user's units, on the rows trained on.
     validation_score_ : ndarray
         Validation loss after each stage trained (empty without early stopping).
@@ -442,7 +442,7 @@ _NEURAL_BOOSTING_DOC = """
     device_ : str
         Device the nets live on (``"cpu"`` after unpickling without CUDA).
     loss_ : Loss
-        The loss (:mod:`fboost.losses`): its gradient and hessian give the Newton targets, its
+        The loss (``fboost.losses``): its gradient and hessian give the Newton targets, its
         ``torch_value`` the corrective step's objective.
     n_features_in_ : int
         Features seen during fit.

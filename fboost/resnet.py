@@ -2,13 +2,13 @@
 
 A ResNet ``z_0 = stem(x)``, ``z_t = z_{t-1} + f_t(z_{t-1})`` with an affine head telescopes into
 ``F(x) = head(z_0) + sum_t W f_t(z_{t-1})`` (He et al. 2016, eq. 4): ``F_0 = head(z_0)`` and
-``alpha_t h_t = W f_t(z_{t-1})`` with ``alpha_t = 1``. :class:`ResNetRegressor` and
-:class:`ResNetClassifier` train :class:`fboost.nn.TabularResNet` (``architecture="mlp"``) or
-:class:`fboost.nn.ConvResNet` (``architecture="cnn"``) with AdamW and early stopping, and expose
+``alpha_t h_t = W f_t(z_{t-1})`` with ``alpha_t = 1``. ``ResNetRegressor`` and
+``ResNetClassifier`` train ``fboost.nn.TabularResNet`` (``architecture="mlp"``) or
+``fboost.nn.ConvResNet`` (``architecture="cnn"``) with AdamW and early stopping, and expose
 that sum through the shared surface (``stage_contributions``, ``staged_predict``,
 ``drop_stages``) plus ``stage_features`` (``z_0 .. z_T``).
 
-Torch is imported when a network is built, not with :mod:`fboost`.
+Torch is imported when a network is built, not with ``fboost``.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         return X
 
     def _prepare_X(self, X: np.ndarray) -> np.ndarray:
-        """Scaled float32 in the module's layout (what :class:`fboost.nn.TrunkModel` consumes)."""
+        """Scaled float32 in the module's layout (what ``fboost.nn.TrunkModel`` consumes)."""
         scaled = (self._layout(X) - self.x_mean_) / self.x_scale_
         return np.ascontiguousarray(scaled, dtype=np.float32)
 
@@ -200,7 +200,7 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         Parameters
         ----------
         X, y, sample_weight
-            As in :meth:`fit`.
+            As in ``fit``.
 
         Returns
         -------
@@ -365,8 +365,8 @@ _RESNET_DOC = """
     Parameters
     ----------
     architecture : {"mlp", "cnn"}, default="mlp"
-        ``"mlp"``: :class:`fboost.nn.TabularResNet` on rows of features. ``"cnn"``:
-        :class:`fboost.nn.ConvResNet` on images, given as ``(n_samples, C, H, W)`` (or
+        ``"mlp"``: ``fboost.nn.TabularResNet`` on rows of features. ``"cnn"``:
+        ``fboost.nn.ConvResNet`` on images, given as ``(n_samples, C, H, W)`` (or
         ``(n_samples, H, W)`` for one channel) or as flat rows with ``image_shape``.
     image_shape : tuple of 3 int or None, default=None
         ``(C, H, W)`` of the images when X holds flat rows (``architecture="cnn"`` only).
@@ -423,7 +423,7 @@ _RESNET_DOC = """
         All ones: a block's contribution ``W f_t(z_{t-1})`` carries its own scale.
     train_score_ : ndarray of shape (n_epochs_,)
         Training loss per epoch (the weighted mean of the minibatch losses during that epoch, in
-        train mode), in the :mod:`fboost.losses` conventions and the user's units.
+        train mode), in the ``fboost.losses`` conventions and the user's units.
     validation_score_ : ndarray of shape (n_epochs_,)
         Validation loss after each epoch, in eval mode (empty without early stopping).
     n_epochs_ : int
@@ -437,7 +437,7 @@ _RESNET_DOC = """
     device_ : str
         Device the network lives on (``"cpu"`` after unpickling without CUDA).
     loss_ : Loss
-        The loss (:mod:`fboost.losses`); the network is trained on its ``torch_value``.
+        The loss (``fboost.losses``); the network is trained on its ``torch_value``.
     n_features_in_ : int
         Features seen during fit (``C * H * W`` for images).
 
@@ -455,7 +455,7 @@ _RESNET_DOC = """
 class _StandardisedTarget:
     """Regression targets: standardised for the network, predictions in the target's units.
 
-    (Shared by the regressors of :mod:`fboost.resnet` and :mod:`fboost.boostresnet`.)
+    (Shared by the regressors of ``fboost.resnet`` and ``fboost.boostresnet``.)
     """
 
     y_mean_: float
@@ -475,7 +475,7 @@ class _StandardisedTarget:
 class _ClassCodes:
     """Classification targets: int64 class codes; a stratified split where every class allows it.
 
-    (Shared by the classifiers of :mod:`fboost.resnet` and :mod:`fboost.boostresnet`.)
+    (Shared by the classifiers of ``fboost.resnet`` and ``fboost.boostresnet``.)
     """
 
     validation_fraction: float

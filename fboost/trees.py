@@ -2,7 +2,7 @@
 
 - ``engine="lightgbm"`` (default): LightGBM trains; every iteration is a stage (one tree per class
   and iteration for multiclass). Raw predictions are LightGBM's own; NaN in X is taken as missing.
-- ``engine="sklearn"``: the transparent Friedman loop of :mod:`fboost.function_space`, each stage a
+- ``engine="sklearn"``: the transparent Friedman loop of ``fboost.function_space``, each stage a
   ``DecisionTreeRegressor`` fitted to the negative gradient with scikit-learn's Newton leaf step.
   With matching parameters it reproduces ``sklearn.ensemble.GradientBoosting*``.
 """

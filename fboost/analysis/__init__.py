@@ -1,18 +1,18 @@
-"""Measurements on any fboost estimator, each a tidy :class:`pandas.DataFrame`.
+"""Measurements on any fboost estimator, each a tidy ``pandas.DataFrame``.
 
 They answer the questions the library is built around, through the surface every estimator
 shares (``stage_contributions``, ``drop_stages``, ``loss_``, ``classes_``, ``stage_features``):
 
-- *is a ResNet doing gradient boosting?* :func:`functional_alignment` (cosine between each
-  stage and the negative functional gradient, and the loss it buys) and :func:`edges`
+- *is a ResNet doing gradient boosting?* ``functional_alignment`` (cosine between each
+  stage and the negative functional gradient, and the loss it buys) and ``edges``
   (BoostResNet's weak-learning edge of every stage);
-- *did residual learning solve vanishing gradients?* :func:`gradient_norms` (``||dL/dz_t||``
+- *did residual learning solve vanishing gradients?* ``gradient_norms`` (``||dL/dz_t||``
   and parameter gradients per block, residual vs plain, fitted or at initialisation);
-- *does a ResNet behave like an ensemble of shallow paths?* :func:`lesion_study`,
-  :func:`path_length_distribution` and :func:`gradient_by_path_length` (Veit et al. 2016);
-- *how does the gradient flow back through a skip connection?* :func:`skip_gradient_demo`.
+- *does a ResNet behave like an ensemble of shallow paths?* ``lesion_study``,
+  ``path_length_distribution`` and ``gradient_by_path_length`` (Veit et al. 2016);
+- *how does the gradient flow back through a skip connection?* ``skip_gradient_demo``.
 
-Each has a figure in :mod:`fboost.plotting`.
+Each has a figure in ``fboost.plotting``.
 """
 
 from ._alignment import functional_alignment

@@ -85,7 +85,7 @@ def gradient_norms(
           (``n`` times the row norms of ``dL/dz_t``; exact per sample unless BatchNorm couples
           the rows in train mode);
         - ``grad_norm_batch`` (float): Frobenius norm of ``dL/dz_t`` over the whole batch
-          (:func:`fboost.nn.block_gradient_norms`'s number);
+          (``fboost.nn.block_gradient_norms``'s number);
         - ``grad_norm_ratio`` (float): ``grad_norm / grad_norm`` of the last stage;
         - ``param_grad_norm`` (float): L2 norm of ``dL/dtheta`` over the parameters of stage t
           (the stem's for t = 0);

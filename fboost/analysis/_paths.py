@@ -128,14 +128,14 @@ def gradient_by_path_length(
     ``dL/dz_T`` is propagated back through the residual branch of the k chosen blocks
     (their Jacobian, at the activations of the full forward pass) and through the skip of
     the others, down to the input of the first block ``z_0``, where its norm is measured
-    (mean over samples of the per-sample norm, as in :func:`gradient_norms`). The per-path
+    (mean over samples of the per-sample norm, as in ``gradient_norms``). The per-path
     magnitude times ``C(n, k)`` is the total gradient of length k; the effective range is the
     shortest run of lengths that carries ``coverage`` of the total.
 
     Parameters
     ----------
     estimator : ResNetRegressor or ResNetClassifier with ``skip=True``, fitted or not
-        As in :func:`gradient_norms` (unfitted: measured at initialisation). A plain
+        As in ``gradient_norms`` (unfitted: measured at initialisation). A plain
         network (``skip=False``) has a single path and raises ``ValueError``.
     X : array-like
         One batch.
@@ -157,7 +157,7 @@ def gradient_by_path_length(
     Returns
     -------
     frame : pandas.DataFrame
-        One row per measured length, the columns of :func:`path_length_distribution` and:
+        One row per measured length, the columns of ``path_length_distribution`` and:
 
         - ``n_sampled`` (int): paths measured;
         - ``grad_norm`` (float): mean gradient norm of one path of that length;

@@ -1,8 +1,8 @@
 """Data sets for fboost's experiments, each with a fixed train/test split.
 
-:func:`load_dataset` returns a :class:`Dataset` (``X_train, X_test, y_train, y_test``, the task,
-feature and class names, and ``image_shape`` for images). :func:`list_datasets` names the sets;
-:func:`dataset_table` tells their size, split, source and whether each loads on this machine now.
+``load_dataset`` returns a ``Dataset`` (``X_train, X_test, y_train, y_test``, the task,
+feature and class names, and ``image_shape`` for images). ``list_datasets`` names the sets;
+``dataset_table`` tells their size, split, source and whether each loads on this machine now.
 
 =============  ==========  ==============  =========================================================
 name           task        size            where it comes from (offline unless noted)
@@ -27,13 +27,13 @@ Conventions
 - ``X`` is always 2-D: one row per sample. Tables are float64; images and signals are float32
   with pixels in [0, 1] (digits: 0..16 / 16; Fashion-MNIST: 0..255 / 255; MNIST-1D keeps its
   published standardisation), flattened in C order, so ``X.reshape(-1, *image_shape)`` (or
-  :meth:`Dataset.as_images`) gives ``(n, C, H, W)``. Estimators take the flat rows.
+  ``Dataset.as_images``) gives ``(n, C, H, W)``. Estimators take the flat rows.
 - ``y`` is float64 for regression and int64 class codes ``0..n_classes-1`` otherwise.
 - Without a published split, 20% of the rows are held out at random (stratified for
   classification), seeded by ``random_state``; ``n_train``/``n_test`` subsample deterministically.
 - Sets behind a download are fetched once into ``data_home`` (``$FBOOST_DATA`` or
   ``~/.cache/fboost``) and read from ``<data_home>/<name>.npz`` afterwards; see
-  :mod:`fboost.datasets._download` for that file's format. The tests and the offline sets never
+  ``fboost.datasets._download`` for that file's format. The tests and the offline sets never
   touch the network.
 """
 

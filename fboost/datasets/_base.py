@@ -22,7 +22,7 @@ DATA_HOME_ENV = "FBOOST_DATA"
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
-    """A data set split into a training and a test part, as :func:`load_dataset` returns it.
+    """A data set split into a training and a test part, as ``load_dataset`` returns it.
 
     Attributes
     ----------
@@ -33,7 +33,7 @@ class Dataset:
     X_train : ndarray of shape (n_train, n_features)
         Training rows: float64 for tables; float32 for signals and images, whose pixels are
         scaled to [0, 1]. Image sets are flat too: ``X.reshape(-1, *image_shape)`` (or
-        :meth:`as_images`) gives ``(n, C, H, W)``.
+        ``as_images``) gives ``(n, C, H, W)``.
     X_test : ndarray of shape (n_test, n_features)
         Test rows, same dtype.
     y_train, y_test : ndarray of shape (n_train,) and (n_test,)

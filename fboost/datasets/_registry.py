@@ -1,4 +1,4 @@
-"""The one registry of data sets, and :func:`load_dataset` / :func:`list_datasets` over it."""
+"""The one registry of data sets, and ``load_dataset`` / ``list_datasets`` over it."""
 
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def dataset_table(*, data_home: str | os.PathLike[str] | None = None) -> pd.Data
     Parameters
     ----------
     data_home : str, path-like or None, default=None
-        Cache folder used to tell whether a downloadable set is cached (see :func:`get_data_home`).
+        Cache folder used to tell whether a downloadable set is cached (see ``get_data_home``).
 
     Returns
     -------
@@ -255,10 +255,10 @@ def load_dataset(
     Parameters
     ----------
     name : str
-        One of :func:`list_datasets` (case and ``-``/``_`` do not matter).
+        One of ``list_datasets`` (case and ``-``/``_`` do not matter).
     data_home : str, path-like or None, default=None
         Cache folder for downloads and regenerated data; None means ``$FBOOST_DATA`` or
-        ``~/.cache/fboost`` (:func:`get_data_home`). The sets bundled with scikit-learn, the
+        ``~/.cache/fboost`` (``get_data_home``). The sets bundled with scikit-learn, the
         synthetic one and the system-wide Fashion-MNIST never write there.
     random_state : int, default=0
         Seeds the split, the subsamples and the draw of synthetic data; the same value gives the
@@ -268,7 +268,7 @@ def load_dataset(
         classification) and seeded by ``random_state``; None keeps all. For quick runs on big
         sets.
     **options
-        Options of the set, listed in :func:`dataset_table`: ``friedman1`` takes ``n_samples``
+        Options of the set, listed in ``dataset_table``: ``friedman1`` takes ``n_samples``
         (2000), ``n_features`` (10) and ``noise`` (1.0); ``mnist1d`` takes ``cache`` (True:
         keep the regenerated arrays in ``data_home``); ``fashion_mnist`` takes ``directory`` (the
         folder of the four IDX files; Debian's by default); the downloadable sets (california,

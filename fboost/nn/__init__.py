@@ -1,11 +1,11 @@
 """Torch building blocks of fboost's residual networks.
 
-- :mod:`fboost.nn.modules`: :class:`TabularResNet`, :class:`ConvResNet` and their blocks; the
+- ``fboost.nn.modules``: ``TabularResNet``, ``ConvResNet`` and their blocks; the
   head is affine so that the output telescopes over the blocks;
-- :mod:`fboost.nn.stages`: a trained trunk as an :class:`~fboost.additive.AdditiveModel`
-  (:class:`TrunkStart`, :class:`BlockStage`, :class:`TrunkModel`);
-- :mod:`fboost.nn._train`: the epoch loop (:class:`Trainer`), reusable by other schedules;
-- :func:`block_gradient_norms`: ``||dL/dz_t||`` per block, residual or plain.
+- ``fboost.nn.stages``: a trained trunk as an ``AdditiveModel``
+  (``TrunkStart``, ``BlockStage``, ``TrunkModel``);
+- ``fboost.nn._train``: the epoch loop (``Trainer``), reusable by other schedules;
+- ``block_gradient_norms``: ``||dL/dz_t||`` per block, residual or plain.
 """
 
 from ._grad import block_gradient_norms

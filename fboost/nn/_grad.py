@@ -34,13 +34,13 @@ def block_gradient_norms(
     Parameters
     ----------
     module : ResidualTrunk
-        A :class:`~fboost.nn.TabularResNet` or :class:`~fboost.nn.ConvResNet` with a head.
+        A ``TabularResNet`` or ``ConvResNet`` with a head.
     x : Tensor
         A batch of inputs.
     y : Tensor
         Targets: floats for regression, int64 class codes for classification.
     loss : Loss or callable
-        A :class:`fboost.losses.Loss` (its ``torch_value(y, raw)`` is used) or any
+        A ``fboost.losses.Loss`` (its ``torch_value(y, raw)`` is used) or any
         ``loss(raw, y) -> scalar tensor``.
     train : bool, default=True
         Run the module in train mode (BatchNorm on batch statistics, as during training; this

@@ -1,11 +1,11 @@
-"""What a BoostResNet stage minimises and how its head is weighted: the :class:`StageRule` s.
+"""What a BoostResNet stage minimises and how its head is weighted: the ``StageRule`` s.
 
-- :class:`BoostResNetCost`: Huang et al.'s (2018) multiclass cost-matrix rule: the oracle's
-  objective (:func:`exponential_loss`, or the log loss), the hypothesis module's edge over the
+- ``BoostResNetCost``: Huang et al.'s (2018) multiclass cost-matrix rule: the oracle's
+  objective (``exponential_loss``, or the log loss), the hypothesis module's edge over the
   cost at the running score, ``alpha_t`` from it, the weak module classifier's edge;
-- :class:`SquaredRule`: the squared-loss counterpart (every head weight 1).
+- ``SquaredRule``: the squared-loss counterpart (every head weight 1).
 
-The costs, edges and exponential losses are computed with :func:`fboost.analysis.edges`'s own
+The costs, edges and exponential losses are computed with ``fboost.analysis.edges``'s own
 helpers, so that the numbers recorded while training are the ones that function reports.
 """
 

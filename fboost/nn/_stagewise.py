@@ -1,22 +1,22 @@
 """Stagewise training in feature space: one block and one auxiliary head per stage, on cached z.
 
-The network is a residual trunk with one affine head per stage (:class:`HeadedTrunk`): head ``t``
+The network is a residual trunk with one affine head per stage (``HeadedTrunk``): head ``t``
 reads ``z_t``, so that every prefix of the trunk is a classifier or regressor of its own. Its
 score in the user's link space is ``s_t(x) = offset + w_t * bound(head_t(z_t(x)))``
-(:class:`HeadScores`), and the model telescopes over *consecutive heads* (Huang et al. 2018,
+(``HeadScores``), and the model telescopes over *consecutive heads* (Huang et al. 2018,
 Lemma 3.2):
 
     s_T = s_0 + sum_{t=1..T} (s_t - s_{t-1}),   F_0 = s_0,   alpha_t h_t = s_t - s_{t-1}.
 
-:class:`HeadStart` and :class:`HeadStage` are that sum as an :class:`~fboost.additive.AdditiveModel`
+``HeadStart`` and ``HeadStage`` are that sum as an ``AdditiveModel``
 (the carry is ``(z, s_prev)``), so that dropping stage t bypasses block t *and* its head: the next
 kept stage subtracts the score of the previous kept one, and the output is the last kept head.
 
-:func:`fit_stagewise` trains the stages in order. Stage 0 is the stem with head 0 (on the inputs);
+``fit_stagewise`` trains the stages in order. Stage 0 is the stem with head 0 (on the inputs);
 stage t >= 1 is block t with head t on the *cached* output ``z_{t-1}`` of the frozen trunk (training
 and validation rows), so that a stage costs one block's training whatever t is. What each stage
-minimises and how its score is weighted is a :class:`StageRule` (BoostResNet's exponential cost
-and edges, or the squared loss; see :mod:`fboost.boostresnet`).
+minimises and how its score is weighted is a ``StageRule`` (BoostResNet's exponential cost
+and edges, or the squared loss; see ``fboost.boostresnet``).
 """
 
 from __future__ import annotations
@@ -69,10 +69,10 @@ def _numpy(t: Tensor) -> np.ndarray:
 
 
 class HeadedTrunk(ResidualTrunk):
-    """A residual trunk (stem, blocks) with one :class:`LinearHead` per stage, ``heads[t]`` on z_t.
+    """A residual trunk (stem, blocks) with one ``LinearHead`` per stage, ``heads[t]`` on z_t.
 
     ``head`` is ``None``: the output of the network is a choice of head (the last by default,
-    :meth:`forward`). ``step`` and ``features`` are those of :class:`ResidualTrunk`.
+    ``forward``). ``step`` and ``features`` are those of ``ResidualTrunk``.
 
     Parameters
     ----------
@@ -173,7 +173,7 @@ class HeadStage:
 
 
 class StagewiseModel(TrunkModel):
-    """A :class:`~fboost.nn.TrunkModel` whose output is the last kept stage's head."""
+    """A ``TrunkModel`` whose output is the last kept stage's head."""
 
     start: HeadStart  # type: ignore[assignment]
     stages: list[HeadStage]  # type: ignore[assignment]
@@ -219,7 +219,7 @@ class StageRule(Protocol):
 
 @dataclass
 class StagewiseFit:
-    """What :func:`fit_stagewise` returns; lists are over the kept stages 0..n_stages."""
+    """What ``fit_stagewise`` returns; lists are over the kept stages 0..n_stages."""
 
     n_stages: int  # kept blocks
     scores: list[StageScore] = field(default_factory=list)

@@ -1,9 +1,9 @@
 """The epoch loop that trains a torch module end to end: ``fit -> run_epoch -> train_step``.
 
-Each step is a small method of :class:`Trainer`, so that other training schedules (a stagewise one
+Each step is a small method of ``Trainer``, so that other training schedules (a stagewise one
 that trains one block at a time, a corrective step) override only what differs. Data are tensors
-already on the device (:class:`TensorData`); early stopping and progress come from
-:mod:`fboost._training`, so that every fboost loop stops and reports the same way.
+already on the device (``TensorData``); early stopping and progress come from
+``fboost._training``, so that every fboost loop stops and reports the same way.
 """
 
 from __future__ import annotations

@@ -1,18 +1,18 @@
 """GrowNet's weak networks as an additive model whose carry is the penultimate features.
 
-Badirli et al. (2020) boost small MLPs in function space. Stage t is a :class:`WeakNet` fed with
+Badirli et al. (2020) boost small MLPs in function space. Stage t is a ``WeakNet`` fed with
 ``[x, z_{t-1}]``, the input and the penultimate features of stage t-1 (stage 1 sees ``x`` alone);
 it returns its output ``h_t`` and its own penultimate features ``z_t`` for the next stage:
 
-- :class:`WeakNet`: ``z = W_2 relu(W_1 [x, (z_prev - mean) / scale] + b_1) + b_2``,
+- ``WeakNet``: ``z = W_2 relu(W_1 [x, (z_prev - mean) / scale] + b_1) + b_2``,
   ``h = W_3 relu(z) + b_3``; the carry's standardisation is frozen when the net is made;
-- :class:`BoostedNets`: ``F(x) = F_0 + sum_t alpha_t h_t(x)`` as one torch module, the thing the
+- ``BoostedNets``: ``F(x) = F_0 + sum_t alpha_t h_t(x)`` as one torch module, the thing the
   corrective step trains end to end (all nets and all ``alpha_t``);
-- :class:`NetStage`, :class:`NetsModel`: the same sum as an :class:`~fboost.additive.AdditiveModel`
+- ``NetStage``, ``NetsModel``: the same sum as an ``AdditiveModel``
   (one loop over stages, carry ``z``), in the user's units, batched, without autograd.
 
 A lesion removes ``alpha_t h_t`` and nothing else: a dropped stage's net still runs to hand its
-features to the next kept stage (it is folded into that stage, :meth:`NetsModel.drop`), so every
+features to the next kept stage (it is folded into that stage, ``NetsModel.drop``), so every
 other row of the contributions is unchanged.
 """
 
@@ -89,7 +89,7 @@ class WeakNet(nn.Module):
         return torch.cat([x, (carry - self.carry_mean) / self.carry_scale], dim=1)
 
     def forward_inputs(self, u: Tensor) -> tuple[Tensor, Tensor]:
-        """``(output, z)`` from the joined input of :meth:`inputs`."""
+        """``(output, z)`` from the joined input of ``inputs``."""
         z = self.hidden2(torch.relu(self.hidden1(u)))
         return self.output(torch.relu(z)), z
 
@@ -109,7 +109,7 @@ class OutputOf(nn.Module):
 
 
 class BoostedNets(nn.Module):
-    """``F(x) = F_0 + sum_t alpha_t h_t(x)`` over a chain of :class:`WeakNet`, in module units.
+    """``F(x) = F_0 + sum_t alpha_t h_t(x)`` over a chain of ``WeakNet``, in module units.
 
     ``F_0`` is a fixed buffer; the ``alpha_t`` are parameters, so the corrective step trains them
     with the nets.
@@ -196,7 +196,7 @@ class NetStage:
 
 
 class NetsModel(AdditiveModel):
-    """The additive model of a :class:`BoostedNets`; ``X`` is a float32 array (scaled inputs)."""
+    """The additive model of a ``BoostedNets``; ``X`` is a float32 array (scaled inputs)."""
 
     start: ConstantStart
     stages: list[NetStage]  # type: ignore[assignment]
@@ -215,7 +215,7 @@ class NetsModel(AdditiveModel):
     def from_structure(
         cls, nets: BoostedNets, offset: np.ndarray, scale: float, structure: dict[str, Any]
     ) -> NetsModel:
-        """Rebuild a (possibly lesioned) model from :attr:`structure`."""
+        """Rebuild a (possibly lesioned) model from ``structure``."""
         f0 = offset + scale * _numpy(nets.init_raw)
         stages = [NetStage(nets, tuple(ix), scale) for ix in structure["indices"]]
         return cls(ConstantStart(f0), stages, structure["weights"])

@@ -1,7 +1,7 @@
 """Residual networks whose output telescopes into ``F_0 + sum_t W f_t(z_{t-1})``.
 
 A network here is a *trunk* ``z_0 = stem(x)``, ``z_t = z_{t-1} + f_t(z_{t-1})`` (or, with
-``skip=False``, ``z_t = f_t(z_{t-1})``) and an affine :class:`LinearHead`. Nothing but affine maps
+``skip=False``, ``z_t = f_t(z_{t-1})``) and an affine ``LinearHead``. Nothing but affine maps
 (global average pooling, BatchNorm in eval mode, a linear layer) sits between the last addition and
 the output, so that in eval mode
 
@@ -10,9 +10,9 @@ the output, so that in eval mode
 exactly (He et al. 2016, eq. 4): the network is an additive model with ``F_0 = head(z_0)`` and
 ``alpha_t h_t = head.linear(f_t(z_{t-1}))``.
 
-- :class:`TabularBlock`, :class:`TabularResNet`: the tabular ResNet of Gorishniy et al. (2021),
+- ``TabularBlock``, ``TabularResNet``: the tabular ResNet of Gorishniy et al. (2021),
   ``x + Dropout(Linear(Dropout(ReLU(Linear(BatchNorm(x))))))``, a linear stem, an affine head.
-- :class:`ConvBlock`, :class:`ConvResNet`: a constant-width pre-activation CNN (He et al. 2016,
+- ``ConvBlock``, ``ConvResNet``: a constant-width pre-activation CNN (He et al. 2016,
   BN-ReLU-Conv-BN-ReLU-Conv) at one resolution, with a conv stem and global average pooling.
 
 Constructors are keyword-only and validate eagerly.
@@ -237,7 +237,7 @@ class LinearHead(nn.Module):
 
 # -- networks -----------------------------------------------------------------------------------
 class ResidualTrunk(nn.Module):
-    """``stem``, a ``ModuleList`` of residual branches, an optional :class:`LinearHead`.
+    """``stem``, a ``ModuleList`` of residual branches, an optional ``LinearHead``.
 
     ``forward`` is ``x = stem(x)``, then ``x = x + block(x)`` per block (``x = block(x)`` with
     ``skip=False``), then the head. Subclasses build the parts.
@@ -318,7 +318,7 @@ def _init_trunk(
 
 
 class TabularResNet(ResidualTrunk):
-    """A tabular ResNet: Linear stem, ``n_blocks`` :class:`TabularBlock`, affine head.
+    """A tabular ResNet: Linear stem, ``n_blocks`` ``TabularBlock``, affine head.
 
     Parameters
     ----------
@@ -384,7 +384,7 @@ class TabularResNet(ResidualTrunk):
 class ConvResNet(ResidualTrunk):
     """A constant-width pre-activation residual CNN with an exactly telescoping head.
 
-    Conv stem (``d_in -> d_block`` channels, optional stride), ``n_blocks`` :class:`ConvBlock` at
+    Conv stem (``d_in -> d_block`` channels, optional stride), ``n_blocks`` ``ConvBlock`` at
     one resolution and width, global average pooling, [BatchNorm,] Linear.
 
     Parameters

@@ -1,15 +1,15 @@
-"""A trained trunk as an :class:`~fboost.additive.AdditiveModel`: the carry is ``z``.
+"""A trained trunk as an ``AdditiveModel``: the carry is ``z``.
 
-- :class:`TrunkStart` computes ``z_0 = stem(x)`` and ``F_0 = head(z_0)``;
-- :class:`BlockStage` advances ``z_t = z_{t-1} + f_t(z_{t-1})`` and returns
+- ``TrunkStart`` computes ``z_0 = stem(x)`` and ``F_0 = head(z_0)``;
+- ``BlockStage`` advances ``z_t = z_{t-1} + f_t(z_{t-1})`` and returns
   ``head.linear_part(f_t(z_{t-1}))`` (for a plain trunk, ``head.linear_part(z_t - z_{t-1})``).
 
 The output is mapped to the user's units, ``offset + scale * head(.)``: ``F_0`` takes the offset
 (the target mean) and every row the scale, so the telescoping sum stays exact in user units.
 Staged predictions are then the head applied to ``z_t``, and dropping a stage bypasses its block
-(``z_t = z_{t-1}``): both are the one loop of :class:`~fboost.additive.AdditiveModel`.
+(``z_t = z_{t-1}``): both are the one loop of ``AdditiveModel``.
 
-:class:`TrunkModel` runs that loop in eval mode, without autograd, over batches of rows (so that
+``TrunkModel`` runs that loop in eval mode, without autograd, over batches of rows (so that
 the carry of a large image set never has to fit in memory at once) and returns float64 NumPy.
 """
 

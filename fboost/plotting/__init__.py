@@ -1,20 +1,20 @@
-"""One matplotlib figure per :mod:`fboost.analysis` measurement.
+"""One matplotlib figure per ``fboost.analysis`` measurement.
 
 Every function takes the DataFrame its analysis returns (or several concatenated, for one
-curve per model or configuration) and returns a :class:`matplotlib.figure.Figure` built
+curve per model or configuration) and returns a ``matplotlib.figure.Figure`` built
 without pyplot, so it works under any backend, Agg included, and never opens a window:
 save it with ``figure.savefig(path)``.
 
 ========================================  ============================================
 analysis                                  figure
 ========================================  ============================================
-``functional_alignment``                  :func:`plot_functional_alignment`
-``edges``                                 :func:`plot_edges`
-``lesion_study``                          :func:`plot_lesion_study`
-``gradient_norms``                        :func:`plot_gradient_norms`
-``path_length_distribution``,             :func:`plot_path_lengths`
+``functional_alignment``                  ``plot_functional_alignment``
+``edges``                                 ``plot_edges``
+``lesion_study``                          ``plot_lesion_study``
+``gradient_norms``                        ``plot_gradient_norms``
+``path_length_distribution``,             ``plot_path_lengths``
 ``gradient_by_path_length``
-``skip_gradient_demo``                    :func:`plot_skip_gradient`
+``skip_gradient_demo``                    ``plot_skip_gradient``
 ========================================  ============================================
 """
 

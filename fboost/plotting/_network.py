@@ -27,7 +27,7 @@ def plot_gradient_norms(
     Parameters
     ----------
     frame : pandas.DataFrame
-        From :func:`fboost.analysis.gradient_norms`; concatenate frames (residual and plain,
+        From ``fboost.analysis.gradient_norms``; concatenate frames (residual and plain,
         several depths) for one curve per configuration.
     hue : str, sequence of str or None, default=None
         Columns whose values make separate curves; ``None`` uses those of ``model``,
@@ -81,8 +81,8 @@ def plot_path_lengths(frame: Any, *, figsize: tuple[float, float] | None = None)
     Parameters
     ----------
     frame : pandas.DataFrame
-        From :func:`fboost.analysis.path_length_distribution` (one panel) or
-        :func:`fboost.analysis.gradient_by_path_length` (three panels, as Veit et al. 2016,
+        From ``fboost.analysis.path_length_distribution`` (one panel) or
+        ``fboost.analysis.gradient_by_path_length`` (three panels, as Veit et al. 2016,
         Fig. 6).
     figsize : (float, float) or None, default=None
         Figure size in inches.
@@ -151,7 +151,7 @@ def plot_skip_gradient(frame: Any, *, figsize: tuple[float, float] | None = None
     Parameters
     ----------
     frame : pandas.DataFrame
-        From :func:`fboost.analysis.skip_gradient_demo`.
+        From ``fboost.analysis.skip_gradient_demo``.
     figsize : (float, float) or None, default=None
         Figure size in inches.
 

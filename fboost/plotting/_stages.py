@@ -23,7 +23,7 @@ def plot_functional_alignment(
     Parameters
     ----------
     frame : pandas.DataFrame
-        From :func:`fboost.analysis.functional_alignment` (several concatenated frames give
+        From ``fboost.analysis.functional_alignment`` (several concatenated frames give
         one curve per ``model``).
     hue : str, sequence of str or None, default=None
         Columns whose values make separate curves; ``None`` uses the identifying columns
@@ -84,9 +84,9 @@ def plot_edges(
     Parameters
     ----------
     frame : pandas.DataFrame
-        From :func:`fboost.analysis.edges`.
+        From ``fboost.analysis.edges``.
     hue : str, sequence of str or None, default=None
-        Columns whose values make separate curves (see :func:`plot_functional_alignment`).
+        Columns whose values make separate curves (see ``plot_functional_alignment``).
     figsize : (float, float) or None, default=None
         Figure size in inches.
 
@@ -134,10 +134,10 @@ def plot_lesion_study(
     Parameters
     ----------
     frame : pandas.DataFrame
-        From :func:`fboost.analysis.lesion_study` (concatenate several for one curve per
+        From ``fboost.analysis.lesion_study`` (concatenate several for one curve per
         ``model``).
     hue : str, sequence of str or None, default=None
-        Columns whose values make separate curves (see :func:`plot_functional_alignment`).
+        Columns whose values make separate curves (see ``plot_functional_alignment``).
     figsize : (float, float) or None, default=None
         Figure size in inches.
 
