@@ -9,7 +9,6 @@ makes a fresh estimator for a data set, a study config and a seed. Sizes come fr
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -139,7 +138,3 @@ def staged_scores(model: Any, data: Any) -> Iterator[tuple[int, float]]:
     metric = r2_score if _is_regression(data) else accuracy_score
     for t, prediction in enumerate(model.staged_predict(data.X_test), start=1):
         yield t, float(metric(data.y_test, prediction))
-
-
-def available(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
