@@ -13,7 +13,7 @@ import sys
 import time
 
 from . import STUDIES
-from ._runner import run_study
+from ._runner import CorruptRunError, run_study
 from ._summary import write_summary
 
 
@@ -37,7 +37,11 @@ def main(argv: list[str] | None = None) -> int:
             module.SIZES[args.size], verbose=not args.quiet and sys.stderr.isatty()
         )
         start = time.time()
-        result = run_study(name, config, module.main, output=args.output, force=args.force)
+        try:
+            result = run_study(name, config, module.main, output=args.output, force=args.force)
+        except (FileExistsError, CorruptRunError) as exc:
+            print(f"{name}/{config.name}: error: {exc}", file=sys.stderr)
+            return 1
         state = "skipped (finished)" if result.skipped else f"done in {time.time() - start:.0f} s"
         print(f"{name}/{config.name}: {state} -> {result.path}", file=sys.stderr)
         write_summary(args.output)

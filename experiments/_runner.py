@@ -1,18 +1,28 @@
 """Running a study so that finished results are never lost, mixed or silently overwritten.
 
 A study is a module in ``experiments/`` with a frozen dataclass ``Config`` (a subclass of
-:class:`StudyConfig`), the sizes ``SIZES = {"smoke": ..., "quick": ..., "full": ...}`` and
+`StudyConfig`), the sizes ``SIZES = {"smoke": ..., "quick": ..., "full": ...}`` and
 ``main(config, output) -> dict``. ``main`` writes its CSV and PNG files into ``output`` and returns
 the report body: ``{"metrics": ..., "table": [rows], "figures": [file names]}``.
 
-:func:`run_study` gives every run its own folder ``results/<study>/<config.name>/``:
+`run_study` gives every run its own folder ``results/<study>/<config.name>/``:
 
-- the run works in a hidden temporary folder beside it and only a finished run is moved into
-  place (``os.replace``), with ``report.json`` and a ``DONE`` marker written last; an interrupted
-  run leaves no half-written report, and its temporary folder is removed by the next run;
-- a finished run with the same config is skipped; ``force=True`` redoes it;
-- a finished run with a *different* config under the same name is never overwritten silently:
-  it raises unless ``force=True``.
+- a finished run (``DONE`` beside a readable ``report.json`` and every file the report lists, at
+  the size it lists) with the same config is skipped; ``force=True`` redoes it; one with a
+  *different* config is never overwritten unless ``force=True``; one whose report is corrupt is
+  an error naming the file (rerun with ``force=True`` / ``--force``);
+- each run is *claimed* first (`experiments._claims`: a ``.<name>.claim`` file created
+  atomically, recording its owner's pid, host and start; a claim whose owner is gone is
+  recovered). A second runner on the same output waits for the first and then skips its finished
+  run; runners on other hosts sharing the file system take turns the same way;
+- the claimed run works in a hidden folder ``.<name>.<token>.partial`` and writes ``report.json``
+  and then ``DONE`` last; just before publishing it checks again that it still holds the claim,
+  that its folder is whole, and the config of whatever now sits at the final path;
+- publishing is a rename. A forced run first renames the old result aside
+  (``.<name>.<token>.old``), renames the new one into place, and only then deletes the old one;
+  a crash between the two renames is repaired by the next run, which puts the old result back;
+- on start (holding the claim) a run removes the partial folders whose owner is gone, never a
+  live one.
 """
 
 from __future__ import annotations
@@ -22,16 +32,29 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["StudyConfig", "RunResult", "run_study", "write_json_atomic", "environment"]
+from ._claims import Claim, Owner, claim, fault_point, owner_alive, remove_leftovers
+
+__all__ = [
+    "StudyConfig",
+    "RunResult",
+    "CorruptRunError",
+    "run_study",
+    "finished_report",
+    "write_json_atomic",
+    "environment",
+    "check_writable",
+]
 
 DONE = "DONE"
 REPORT = "report.json"
+OWNER = ".owner.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,31 +85,44 @@ class RunResult:
     skipped: bool
 
 
+class CorruptRunError(RuntimeError):
+    """A run is marked DONE but its report or files cannot be trusted."""
+
+
+def _version(name: str) -> str | None:
+    module = sys.modules.get(name)
+    if module is not None and hasattr(module, "__version__"):
+        return str(module.__version__)
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def environment() -> dict[str, Any]:
-    """Versions and machine facts recorded in every report."""
-    import lightgbm
-    import numpy
-    import sklearn
-    import torch
-
-    import fboost
-
+    """Versions and machine facts recorded in every report (reads versions without importing)."""
+    torch = sys.modules.get("torch")
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
-        "fboost": fboost.__version__,
-        "numpy": numpy.__version__,
-        "scikit-learn": sklearn.__version__,
-        "lightgbm": lightgbm.__version__,
-        "torch": torch.__version__,
-        "cuda": torch.cuda.is_available(),
+        "fboost": _version("fboost"),
+        "numpy": _version("numpy"),
+        "scikit-learn": _version("sklearn") or _version("scikit-learn"),
+        "lightgbm": _version("lightgbm"),
+        "torch": _version("torch"),
+        "cuda": bool(torch.cuda.is_available()) if torch is not None else None,
     }
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write JSON to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    The folder must exist: it is never created here, so a folder removed under a run cannot
+    come back holding nothing but a report.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as handle:
@@ -112,21 +148,124 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _finished_report(path: Path) -> dict[str, Any] | None:
-    if not (path / DONE).exists() or not (path / REPORT).exists():
+def _manifest(folder: Path) -> dict[str, int]:
+    """Every file a run wrote (relative path -> bytes), hidden files and the markers aside."""
+    return {
+        p.relative_to(folder).as_posix(): p.stat().st_size
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith(".") and p.name not in (DONE, REPORT)
+    }
+
+
+def finished_report(path: Path) -> dict[str, Any] | None:
+    """The report of the finished run at ``path``, or None when it is not finished.
+
+    Raises `CorruptRunError` (naming the file and the remedy) when ``DONE`` is there but
+    ``report.json`` is missing, unreadable, or lists files that are missing or of another size.
+    """
+    if not (path / DONE).is_file():
         return None
-    with open(path / REPORT) as handle:
-        report: dict[str, Any] = json.load(handle)
-        return report
+    remedy = f"rerun with --force (force=True) to redo it, or delete {path}"
+    report_path = path / REPORT
+    try:
+        report = json.loads(report_path.read_text())
+    except FileNotFoundError:
+        raise CorruptRunError(f"{path} is marked DONE but has no {REPORT}; {remedy}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CorruptRunError(
+            f"{report_path} is corrupt or truncated ({exc}); the run is marked DONE but its "
+            f"report cannot be read; {remedy}"
+        ) from exc
+    if not isinstance(report, dict) or not isinstance(report.get("config"), dict):
+        raise CorruptRunError(f"{report_path} is not a run report (no config); {remedy}")
+    listed = report.get("files") or {name: None for name in report.get("figures", [])}
+    wrong = []
+    for name, size in listed.items():
+        file = path / name
+        if not file.is_file() or (size is not None and file.stat().st_size != size):
+            wrong.append(name)
+    if wrong:
+        raise CorruptRunError(
+            f"{path} is marked DONE but these files are missing or truncated: {wrong}; {remedy}"
+        )
+    return report
 
 
-def _check_writable(root: Path) -> None:
+def check_writable(root: Path) -> None:
+    """Create ``root`` if needed; a clear error when it cannot be created or written."""
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OSError(f"cannot create the output folder {root}: {exc.strerror}") from exc
+        raise OSError(exc.errno, f"cannot create the output folder {root}: {exc.strerror}") from exc
     if not os.access(root, os.W_OK | os.X_OK):
-        raise PermissionError(f"the output folder {root} is not writable")
+        raise PermissionError(f"the output folder {root} is not writable (read-only?)")
+
+
+def _owner_of(folder: Path) -> Owner | None:
+    try:
+        return Owner.from_json((folder / OWNER).read_text())
+    except OSError:
+        return None
+
+
+def _recover(root: Path, name: str, final: Path) -> None:
+    """Holding the claim: repair an interrupted swap, remove what gone owners left behind."""
+    for old in sorted(root.glob(f".{name}.*.old")):  # only a claim holder makes these
+        if not final.exists():
+            try:
+                if finished_report(old) is not None:
+                    os.rename(old, final)  # a forced run died between its two renames
+                    continue
+            except CorruptRunError:
+                pass
+        shutil.rmtree(old, ignore_errors=True)
+    for partial in root.glob(f".{name}.*.partial"):
+        owner = _owner_of(partial)
+        if owner is None or not owner_alive(owner):
+            shutil.rmtree(partial, ignore_errors=True)
+    remove_leftovers(root, name)
+
+
+def _state(final: Path, wanted: dict[str, Any], force: bool) -> dict[str, Any] | None:
+    """The finished report at ``final`` (None if none); raises for a different config."""
+    try:
+        report = finished_report(final) if final.exists() else None
+    except CorruptRunError:
+        if force:
+            return None
+        raise
+    if report is None or force:
+        return None if force else report
+    if report.get("config") != wanted:
+        raise FileExistsError(
+            f"{final} holds a finished run of a different config; pass force=True (--force) to "
+            "replace it, or give the new config another name"
+        )
+    return report
+
+
+def _publish(final: Path, work: Path, held: Claim, wanted: dict[str, Any], force: bool) -> bool:
+    """Move the finished ``work`` to ``final``; False when an equal run got there first."""
+    if not held.held():
+        raise RuntimeError(
+            f"the claim {held.path} was taken over while this run worked; its result is "
+            f"discarded and the run at {final} is left as it is"
+        )
+    if finished_report(work) is None:
+        raise RuntimeError(f"the run's folder {work} lost its files while it ran; not published")
+    if _state(final, wanted, force) is not None:
+        return False  # finished meanwhile with this config (by a runner that does not claim)
+    if final.exists():  # a forced-out finished run, or an unfinished leftover
+        old = work.with_name(work.name.replace(".partial", ".old"))
+        os.rename(final, old)
+        fault_point("old-moved-aside")
+        os.rename(work, final)
+        fault_point("replaced")
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(work, final)
+        fault_point("replaced")
+    return True
 
 
 def run_study(
@@ -136,6 +275,7 @@ def run_study(
     *,
     output: Path | str = "results",
     force: bool = False,
+    wait: bool | float = True,
 ) -> RunResult:
     """Run ``main(config, folder)`` for one study and config, atomically; skip a finished run.
 
@@ -150,47 +290,61 @@ def run_study(
     output : path, default="results"
         Root of all results.
     force : bool, default=False
-        Redo a finished run, replacing it (also when its config differs).
+        Redo a finished run, replacing it (also when its config differs or its report is
+        corrupt); the old result stays in place until the new one is complete.
+    wait : bool or float, default=True
+        While another process runs the same study and name: wait for it (``True``), raise
+        `experiments._claims.ClaimHeld` at once (``False``) or after this many seconds.
 
     Returns
     -------
     RunResult
     """
     root = Path(output) / study
-    _check_writable(root)
     final = root / config.name
-    for stale in root.glob(f".{config.name}.*.partial"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by an interrupted run
     wanted = config.to_dict()
-    finished = _finished_report(final) if final.exists() else None
-    if finished is not None and not force:
-        if finished.get("config") == wanted:
-            return RunResult(final, finished, skipped=True)
-        raise FileExistsError(
-            f"{final} holds a finished run of a different config; pass force=True (--force) to "
-            "replace it, or give the new config another name"
-        )
-    work = Path(tempfile.mkdtemp(dir=root, prefix=f".{config.name}.", suffix=".partial"))
-    try:
-        started = time.time()
-        body = main(config, work)
-        report = {
-            "study": study,
-            "config": wanted,
-            "environment": environment(),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-            "wall_time_s": time.time() - started,
-            **body,
-        }
-        missing = [f for f in report.get("figures", []) if not (work / f).exists()]
-        if missing:
-            raise RuntimeError(f"study {study} reported figures it did not write: {missing}")
-        write_json_atomic(work / REPORT, report)
-        (work / DONE).write_text(report["started"] + "\n")
-        if final.exists():  # an unfinished leftover, or a finished run being forced out
-            shutil.rmtree(final)
-        os.replace(work, final)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    if not force and root.is_dir():  # read-only fast path: a finished run needs no claim
+        report = _state(final, wanted, force)
+        if report is not None:
+            return RunResult(final, report, skipped=True)
+    check_writable(root)
+    with claim(root, config.name, wait=wait) as held:
+        fault_point("claimed")
+        _recover(root, config.name, final)
+        report = _state(final, wanted, force)
+        if report is not None:
+            return RunResult(final, report, skipped=True)
+        work = root / f".{config.name}.{held.owner.token}.partial"
+        work.mkdir()
+        try:
+            (work / OWNER).write_text(held.owner.to_json())
+            fault_point("partial-created")
+            started = time.time()
+            body = main(config, work)
+            fault_point("main-returned")
+            report = {
+                "study": study,
+                "config": wanted,
+                "environment": environment(),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+                "wall_time_s": time.time() - started,
+                **body,
+                "files": _manifest(work),
+            }
+            missing = [f for f in report.get("figures", []) if not (work / f).exists()]
+            if missing:
+                raise RuntimeError(f"study {study} reported figures it did not write: {missing}")
+            write_json_atomic(work / REPORT, report)
+            fault_point("report-written")
+            with open(work / DONE, "w") as handle:
+                handle.write(report["started"] + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            fault_point("done-written")
+            if not _publish(final, work, held, wanted, force):
+                shutil.rmtree(work, ignore_errors=True)
+                return RunResult(final, _state(final, wanted, False) or report, skipped=True)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
     return RunResult(final, report, skipped=False)
