@@ -9,6 +9,7 @@ from ._version import __version__
 from .additive import AdditiveModel
 from .boostresnet import BoostResNetClassifier, BoostResNetRegressor
 from .function_space import FunctionalBoostingClassifier, FunctionalBoostingRegressor
+from .io import load, save
 from .losses import BinaryLogLoss, Loss, MultinomialLogLoss, SquaredError, get_loss
 from .neural_boosting import NeuralBoostingClassifier, NeuralBoostingRegressor
 from .resnet import ResNetClassifier, ResNetRegressor
@@ -32,4 +33,6 @@ __all__ = [
     "BinaryLogLoss",
     "MultinomialLogLoss",
     "get_loss",
+    "save",
+    "load",
 ]
