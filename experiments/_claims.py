@@ -128,7 +128,8 @@ def this_owner() -> Owner:
 
 def owner_alive(owner: Owner, *, heartbeat: float | None = None) -> bool:
     """Whether ``owner`` may still be running; ``heartbeat`` is its file's last touch (epoch s)."""
-    if owner.host == socket.gethostname() and owner.boot_id == _boot_id():
+    same_machine = owner.host == socket.gethostname() and owner.boot_id == _boot_id()
+    if same_machine and os.name == "posix":  # elsewhere os.kill(pid, 0) is not a probe
         try:
             os.kill(owner.pid, 0)
         except ProcessLookupError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -173,6 +174,21 @@ def test_clean_up_removes_only_partials_whose_owner_is_gone(tmp_path):
     (dead / ".owner.json").write_text(ghost.to_json())
     run_toy(tmp_path)
     assert live.exists() and not dead.exists()
+
+
+def test_a_folder_removed_under_a_run_is_never_published(tmp_path):
+    run_toy(tmp_path, value=1.0)
+
+    def cleaned_away(config, output):  # what another runner's old clean-up did to live runs
+        toy_main(config, output, _Options())
+        shutil.rmtree(output)
+        return {"figures": []}
+
+    with pytest.raises(OSError):
+        run_study("toy", ToyConfig(name="quick", value=2.0), cleaned_away, output=tmp_path,
+                  force=True)  # fmt: skip
+    assert_whole(tmp_path / "toy" / "quick", 1.0)  # not a DONE folder holding only a report
+    assert leftovers(tmp_path) == []
 
 
 def test_claim_from_another_host_is_held_until_its_heartbeat_stops(tmp_path):

@@ -11,6 +11,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.linear_model import Ridge
 
 import fboost
@@ -78,6 +79,34 @@ def test_round_trip_is_bitwise(fitted, key, tmp_path):
         assert_identical(loaded.classes_, model.classes_)
     lesioned = loaded.drop_stages([1])
     assert_identical(lesioned.predict(x), model.drop_stages([1]).predict(x))
+
+
+_ESTIMATORS = [
+    getattr(fboost, name)
+    for name in fboost.__all__
+    if isinstance(getattr(fboost, name), type) and issubclass(getattr(fboost, name), BaseEstimator)
+]
+_SMALL = {"n_stages": 2, "max_epochs": 2, "epochs_per_stage": 2, "corrective_epochs": 1,
+          "fine_tune_epochs": 0, "d_block": 8, "d_hidden": 8, "batch_size": 32,
+          "random_state": 0}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "cls", [c for c in _ESTIMATORS if c not in {type(e) for e, _, _ in CASES.values()}]
+)
+def test_estimators_added_later_round_trip_too(cls, tmp_path):
+    """Any estimator exported by fboost and missing from CASES, built small from its params."""
+    params = {k: v for k, v in _SMALL.items() if k in cls().get_params()}
+    model = cls(**params).fit(X, Y2 if is_classifier(cls()) else Y)
+    loaded = fboost.load(fboost.save(model, tmp_path / "model.fboost"))
+    for method in _METHODS:
+        if hasattr(model, method):
+            assert_identical(getattr(loaded, method)(X), getattr(model, method)(X))
+
+
+def test_every_estimator_class_is_exported_and_saved():
+    assert len(_ESTIMATORS) >= 10
+    assert {type(e) for e, _, _ in CASES.values()} <= set(_ESTIMATORS)
 
 
 def test_unfitted_estimator_round_trips(tmp_path):
