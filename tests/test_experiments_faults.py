@@ -148,6 +148,30 @@ def test_two_runners_at_once_run_each_run_exactly_once(tmp_path):
     assert leftovers(out) == []
 
 
+def _dead_owner():
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return Owner(**{**json.loads(this_owner().to_json()), "pid": int(gone.stdout)})
+
+
+def test_runners_recovering_one_stale_claim_at_once_run_it_once(tmp_path):
+    log, out = tmp_path / "log", tmp_path / "results"
+    (out / "toy").mkdir(parents=True)
+    (out / "toy" / ".quick.claim").write_text(_dead_owner().to_json())
+    children = [start_child(out, "quick", 1.0, "--log", str(log)) for _ in range(3)]
+    results = [finish(child) for child in children]
+    assert all(code == 0 for code, _, _ in results), [err for _, _, err in results]
+    assert len(log.read_text().splitlines()) == 1
+    assert_whole(out / "toy" / "quick", 1.0)
+
+
+def test_a_held_claim_keeps_beating(tmp_path, monkeypatch):
+    monkeypatch.setattr(_claims, "HEARTBEAT_S", 0.02)
+    with claim(tmp_path, "quick") as held:
+        os.utime(held.path, (0, 0))
+        wait_for(lambda: held.path.stat().st_mtime > 0, timeout=10)
+
+
 def test_overlapping_different_configs_never_overwrite_a_finished_run(tmp_path):
     barrier, trace = tmp_path / "go", tmp_path / "trace"
     out = tmp_path / "results"
@@ -168,10 +192,7 @@ def test_clean_up_removes_only_partials_whose_owner_is_gone(tmp_path):
     for folder in (live, dead):
         folder.mkdir(parents=True)
     (live / ".owner.json").write_text(this_owner().to_json())  # this process: alive
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    ghost = Owner(**{**json.loads(this_owner().to_json()), "pid": int(gone.stdout)})
-    (dead / ".owner.json").write_text(ghost.to_json())
+    (dead / ".owner.json").write_text(_dead_owner().to_json())
     run_toy(tmp_path)
     assert live.exists() and not dead.exists()
 
