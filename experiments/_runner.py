@@ -255,6 +255,7 @@ def _publish(final: Path, work: Path, held: Claim, wanted: dict[str, Any], force
         raise RuntimeError(f"the run's folder {work} lost its files while it ran; not published")
     if _state(final, wanted, force) is not None:
         return False  # finished meanwhile with this config (by a runner that does not claim)
+    (work / OWNER).unlink()  # only a partial folder needs it; a run folder holds no hidden files
     if final.exists():  # a forced-out finished run, or an unfinished leftover
         old = work.with_name(work.name.replace(".partial", ".old"))
         os.rename(final, old)

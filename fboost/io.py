@@ -537,5 +537,5 @@ def load(path: str | os.PathLike[str], *, trusted: Iterable[type | str] = ()) ->
                 return _Reader(archive, names).decode(description["estimator"])
         except UnsafeWeightsError as exc:
             raise UnsafeFileError(f"{path}: {exc}") from exc
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError, IndexError) as exc:
             raise UnsafeFileError(f"{path}: malformed {_DESCRIPTION} ({exc!r})") from exc

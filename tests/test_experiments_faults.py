@@ -68,6 +68,12 @@ def assert_whole(path, value):
     assert report is not None and report["metrics"] == {"score": value}
     assert (path / "scores.csv").read_text().startswith("seed,score")
     assert set(report["files"]) == {"scores.csv", "figure.png"}
+    assert sorted(p.name for p in path.iterdir()) == [
+        "DONE",
+        "figure.png",
+        "report.json",
+        "scores.csv",
+    ]
 
 
 STEPS = ["claim-written", "claimed", "partial-created", "main-returned", "report-written",

@@ -262,3 +262,33 @@ def test_weights_older_pickles_hold_still_load_but_not_through_fboost_load():
         load_module_bytes(copy, legacy.getvalue())
     load_module_bytes(copy, module_bytes(module))  # the array format, under either rule
     assert torch.equal(copy.bias, module.bias)
+
+
+def test_save_replaces_a_file_atomically(fitted, tmp_path):
+    path = tmp_path / "m.fboost"
+    fboost.save(fitted["trees-lightgbm-reg"], path)
+    fboost.save(fitted["functional-reg"], path)
+    assert type(fboost.load(path)) is fboost.FunctionalBoostingRegressor
+    assert [p.name for p in tmp_path.iterdir()] == ["m.fboost"]
+
+
+class Celsius:
+    def __init__(self, value):
+        self.value = value
+
+    def __reduce__(self):  # rebuilt through a function: not saveable as it is
+        return (_celsius, (self.value,))
+
+
+def _celsius(value):
+    return Celsius(value)
+
+
+def test_register_type_gives_a_type_its_own_form(tmp_path, monkeypatch):
+    monkeypatch.setattr(fio, "TRUSTED", set(fio.TRUSTED))
+    monkeypatch.setattr(fio, "_CODECS", {})
+    with pytest.raises(TypeError, match="register_type"):
+        fboost.save({"t": Celsius(21.5)}, tmp_path / "m.fboost")
+    fio.register_type(Celsius, encode=lambda c: c.value, decode=lambda cls, v: cls(v))
+    loaded = fboost.load(fboost.save({"t": Celsius(21.5)}, tmp_path / "m.fboost"))
+    assert isinstance(loaded["t"], Celsius) and loaded["t"].value == 21.5
