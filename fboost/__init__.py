@@ -9,7 +9,19 @@ from ._version import __version__
 from .additive import AdditiveModel
 from .boostresnet import BoostResNetClassifier, BoostResNetRegressor
 from .function_space import FunctionalBoostingClassifier, FunctionalBoostingRegressor
-from .losses import BinaryLogLoss, Loss, MultinomialLogLoss, SquaredError, get_loss
+from .losses import (
+    AbsoluteError,
+    BinaryLogLoss,
+    ExponentialLoss,
+    GammaLoss,
+    HuberLoss,
+    Loss,
+    MultinomialLogLoss,
+    PoissonLoss,
+    QuantileLoss,
+    SquaredError,
+    get_loss,
+)
 from .neural_boosting import NeuralBoostingClassifier, NeuralBoostingRegressor
 from .resnet import ResNetClassifier, ResNetRegressor
 from .trees import TreeBoostingClassifier, TreeBoostingRegressor
@@ -32,4 +44,10 @@ __all__ = [
     "BinaryLogLoss",
     "MultinomialLogLoss",
     "get_loss",
+    "AbsoluteError",
+    "HuberLoss",
+    "QuantileLoss",
+    "PoissonLoss",
+    "GammaLoss",
+    "ExponentialLoss",
 ]

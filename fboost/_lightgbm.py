@@ -21,11 +21,73 @@ import numpy as np
 
 from ._training import progress_bar
 from .additive import AdditiveModel
-from .losses import BinaryLogLoss, Loss, MultinomialLogLoss, SquaredError
+from .losses import BinaryLogLoss, HuberLoss, Loss, MultinomialLogLoss, QuantileLoss, SquaredError
 
-__all__ = ["LightGBMStart", "LightGBMStage", "LightGBMModel", "fit_lightgbm"]
+__all__ = ["LightGBMStart", "LightGBMStage", "LightGBMModel", "fit_lightgbm", "lightgbm_objective"]
 
 _K_EPSILON = 1e-15  # LightGBM's kEpsilon: below it no bias is added to the first trees
+
+
+#: fboost's loss names to LightGBM's objectives (squared error and log loss are the defaults)
+_OBJECTIVES = {
+    "absolute_error": "regression_l1",
+    "huber": "huber",
+    "quantile": "quantile",
+    "poisson": "poisson",
+    "gamma": "gamma",
+}
+
+
+def lightgbm_objective(loss: Any, alpha: float) -> dict[str, Any]:
+    """LightGBM's ``objective`` (and ``alpha``) for an estimator's ``loss=`` option."""
+    if loss is None or loss in ("squared_error", "log_loss"):
+        return {}
+    if isinstance(loss, str) and loss in _OBJECTIVES:
+        params: dict[str, Any] = {"objective": _OBJECTIVES[loss]}
+        if loss in ("huber", "quantile"):
+            params["alpha"] = alpha
+        return params
+    raise ValueError(
+        f"loss={loss!r} has no LightGBM objective; use engine='sklearn' (LightGBM's are "
+        f"squared_error, log_loss, {', '.join(_OBJECTIVES)})"
+    )
+
+
+def _lightgbm_percentile(y32: np.ndarray, w32: np.ndarray | None, alpha: Any) -> float:
+    """LightGBM's ``PercentileFun`` / ``WeightedPercentileFun`` on float32 labels, bit for bit.
+
+    ``alpha`` is a Python float (double) for L1's median and a float32 for ``quantile``, as in
+    LightGBM's C++; the arithmetic follows its types.
+    """
+    n = len(y32)
+    if n <= 1:
+        return float(y32[0])
+    if w32 is None:
+        if isinstance(alpha, np.float32):  # (cnt_data - 1) * (1.0f - alpha_), in float
+            float_pos = float(np.float32(n - 1) * np.float32(np.float32(1.0) - alpha))
+        else:
+            float_pos = (n - 1) * (1.0 - alpha)
+        pos = int(float_pos) + 1
+        if pos < 1:
+            return float(np.max(y32))
+        if pos >= n:
+            return float(np.min(y32))
+        bias = float_pos - (pos - 1)
+        desc = np.sort(y32)[::-1]
+        v1, v2 = desc[pos - 1], desc[pos]
+        return float(np.float32(float(v1) - float(np.float32(v1 - v2)) * bias))
+    order = np.argsort(y32, kind="stable")
+    cdf = np.cumsum(w32[order].astype(np.float64))
+    threshold = float(cdf[-1]) * float(alpha)
+    pos = min(int(np.searchsorted(cdf, threshold, side="right")), n - 1)
+    if pos == 0 or pos == n - 1:
+        return float(y32[order[pos]])
+    v1, v2 = y32[order[pos - 1]], y32[order[pos]]
+    step = float(cdf[pos + 1] - cdf[pos])
+    if step >= 1.0:
+        t = (threshold - float(cdf[pos])) / step
+        return float(np.float32(t * float(np.float32(v2 - v1)) + float(v1)))
+    return float(v2)
 
 
 def lightgbm_init_raw(loss: Loss, y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
@@ -33,8 +95,14 @@ def lightgbm_init_raw(loss: Loss, y: np.ndarray, sample_weight: np.ndarray | Non
     y32 = y.astype(np.float32).astype(np.float64)
     w = None if sample_weight is None else sample_weight.astype(np.float32).astype(np.float64)
     sum_w = float(len(y32)) if w is None else float(np.sum(w))
-    if isinstance(loss, SquaredError):
+    if isinstance(loss, (SquaredError, HuberLoss)) or loss.name in ("poisson", "gamma"):
         init = np.array([np.sum(y32 if w is None else y32 * w) / sum_w])
+        if loss.name in ("poisson", "gamma"):  # LightGBM's SafeLog of the mean
+            init = np.log(init) if init[0] > 0 else np.array([-np.inf])
+    elif loss.name in ("absolute_error", "quantile"):
+        w_used = None if w is None or np.all(w == 1) else w.astype(np.float32)
+        alpha = np.float32(loss.quantile) if isinstance(loss, QuantileLoss) else 0.5
+        init = np.array([_lightgbm_percentile(y.astype(np.float32), w_used, alpha)])
     elif isinstance(loss, BinaryLogLoss):
         p = float(np.sum(y32 if w is None else y32 * w)) / sum_w
         p = min(max(p, _K_EPSILON), 1.0 - _K_EPSILON)
@@ -42,7 +110,7 @@ def lightgbm_init_raw(loss: Loss, y: np.ndarray, sample_weight: np.ndarray | Non
     elif isinstance(loss, MultinomialLogLoss):
         counts = np.bincount(y.astype(np.intp), weights=w, minlength=loss.n_outputs)
         init = np.log(np.maximum(_K_EPSILON, counts / sum_w))
-    else:  # pragma: no cover - the estimators only build the three losses above
+    else:  # pragma: no cover - lightgbm_objective lets no other loss through
         raise TypeError(f"no LightGBM objective for {loss!r}")
     return np.where(np.abs(init) > _K_EPSILON, init, 0.0)
 
@@ -130,7 +198,16 @@ class _ProgressCallback:
         self.bar.update()
 
 
-_METRIC = {"squared_error": ("l2", 0.5), "binary_log_loss": ("binary_logloss", 1.0)}
+_METRIC = {
+    "squared_error": ("l2", 0.5),
+    "binary_log_loss": ("binary_logloss", 1.0),
+    # LightGBM's metrics equal fboost's losses for these (Poisson and Gamma without constants)
+    "absolute_error": ("l1", 1.0),
+    "huber": ("huber", 1.0),
+    "quantile": ("quantile", 1.0),
+    "poisson": ("poisson", 1.0),
+    "gamma": ("gamma", 1.0),
+}
 
 
 def fit_lightgbm(
