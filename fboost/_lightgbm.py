@@ -63,10 +63,9 @@ def _lightgbm_percentile(y32: np.ndarray, w32: np.ndarray | None, alpha: Any) ->
     if n <= 1:
         return float(y32[0])
     if w32 is None:
-        if isinstance(alpha, np.float32):  # (cnt_data - 1) * (1.0f - alpha_), in float
-            float_pos = float(np.float32(n - 1) * np.float32(np.float32(1.0) - alpha))
-        else:
-            float_pos = (n - 1) * (1.0 - alpha)
+        # (1.0f - alpha) in alpha's type, times (cnt_data - 1) in double
+        float_pos = float(np.float32(1.0) - alpha if isinstance(alpha, np.float32) else 1.0 - alpha)
+        float_pos *= n - 1
         pos = int(float_pos) + 1
         if pos < 1:
             return float(np.max(y32))
@@ -83,20 +82,22 @@ def _lightgbm_percentile(y32: np.ndarray, w32: np.ndarray | None, alpha: Any) ->
     if pos == 0 or pos == n - 1:
         return float(y32[order[pos]])
     v1, v2 = y32[order[pos - 1]], y32[order[pos]]
-    step = float(cdf[pos + 1] - cdf[pos])
+    step = float(cdf[pos] - cdf[pos - 1])
     if step >= 1.0:
-        t = (threshold - float(cdf[pos])) / step
+        t = (threshold - float(cdf[pos - 1])) / step
         return float(np.float32(t * float(np.float32(v2 - v1)) + float(v1)))
-    return float(v2)
+    return float(v1)
 
 
 def lightgbm_init_raw(loss: Loss, y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
     """The boost-from-average score LightGBM adds to its first trees (labels are float32 there)."""
     y32 = y.astype(np.float32).astype(np.float64)
     w = None if sample_weight is None else sample_weight.astype(np.float32).astype(np.float64)
-    sum_w = float(len(y32)) if w is None else float(np.sum(w))
+    sum_w = float(len(y32)) if w is None else float(np.cumsum(w)[-1])
     if isinstance(loss, (SquaredError, HuberLoss)) or loss.name in ("poisson", "gamma"):
-        init = np.array([np.sum(y32 if w is None else y32 * w) / sum_w])
+        # float label * float weight (exact in double), summed in row order (one thread)
+        terms = y32 if w is None else y32 * w
+        init = np.array([np.cumsum(terms, dtype=np.float64)[-1] / sum_w])
         if loss.name in ("poisson", "gamma"):  # LightGBM's SafeLog of the mean
             init = np.log(init) if init[0] > 0 else np.array([-np.inf])
     elif loss.name in ("absolute_error", "quantile"):

@@ -771,7 +771,7 @@ def get_loss(
     if task == "classification" and name == "log_loss":
         return BinaryLogLoss(1) if n_classes == 2 else MultinomialLogLoss(int(n_classes))  # type: ignore[arg-type]
     if name == "huber":
-        return HuberLoss(quantile=alpha if huber_delta is None else 0.5, delta=huber_delta)
+        return HuberLoss(delta=huber_delta) if huber_delta is not None else HuberLoss(alpha)
     if name == "quantile":
         return QuantileLoss(quantile=alpha)
     classes: dict[str, type[Loss]] = {
