@@ -1,4 +1,4 @@
-"""``loss=`` on every estimator that takes it: equal to scikit-learn and LightGBM, still additive."""
+"""``loss=`` on every estimator that takes it: equal to scikit-learn and LightGBM, additive."""
 
 from __future__ import annotations
 
