@@ -21,7 +21,17 @@ import numpy as np
 
 from ._training import progress_bar
 from .additive import AdditiveModel
-from .losses import BinaryLogLoss, HuberLoss, Loss, MultinomialLogLoss, QuantileLoss, SquaredError
+from .losses import (
+    AbsoluteError,
+    BinaryLogLoss,
+    GammaLoss,
+    HuberLoss,
+    Loss,
+    MultinomialLogLoss,
+    PoissonLoss,
+    QuantileLoss,
+    SquaredError,
+)
 
 __all__ = ["LightGBMStart", "LightGBMStage", "LightGBMModel", "fit_lightgbm", "lightgbm_objective"]
 
@@ -38,19 +48,57 @@ _OBJECTIVES = {
 }
 
 
+#: the losses LightGBM has as objectives; any other ``Loss`` is passed as a custom objective
+_NATIVE = (
+    SquaredError,
+    BinaryLogLoss,
+    MultinomialLogLoss,
+    AbsoluteError,
+    HuberLoss,
+    QuantileLoss,
+    PoissonLoss,
+    GammaLoss,
+)
+
+
 def lightgbm_objective(loss: Any, alpha: float) -> dict[str, Any]:
-    """LightGBM's ``objective`` (and ``alpha``) for an estimator's ``loss=`` option."""
-    if loss is None or loss in ("squared_error", "log_loss"):
-        return {}
+    """LightGBM's ``objective`` (and ``alpha``) for an estimator's ``loss=`` option.
+
+    Empty for squared error and log loss (LightGBM's defaults) and for losses LightGBM lacks
+    (``"exponential"``, a user's ``Loss``): ``fit_lightgbm`` passes those as a custom objective.
+    """
     if isinstance(loss, str) and loss in _OBJECTIVES:
         params: dict[str, Any] = {"objective": _OBJECTIVES[loss]}
         if loss in ("huber", "quantile"):
             params["alpha"] = alpha
         return params
-    raise ValueError(
-        f"loss={loss!r} has no LightGBM objective; use engine='sklearn' (LightGBM's are "
-        f"squared_error, log_loss, {', '.join(_OBJECTIVES)})"
-    )
+    return {}
+
+
+def _custom_objective(loss: Loss, y: np.ndarray) -> Any:
+    """A LightGBM objective from a fboost loss: its gradient and hessian, times the weights."""
+
+    def objective(_: np.ndarray, raw: np.ndarray, weight: np.ndarray | None) -> tuple:
+        raw = np.asarray(raw, dtype=np.float64).reshape(len(y), loss.n_outputs)
+        gradient, hessian = loss.gradient(y, raw), loss.hessian(y, raw)
+        if weight is not None:
+            gradient, hessian = gradient * weight[:, None], hessian * weight[:, None]
+        if loss.n_outputs == 1:
+            return gradient[:, 0], hessian[:, 0]
+        return gradient, hessian
+
+    return objective
+
+
+def _custom_metric(loss: Loss) -> Any:
+    """A LightGBM eval metric that is the loss (on LightGBM's float32 labels)."""
+
+    def metric(labels: np.ndarray, raw: np.ndarray, weight: np.ndarray | None) -> tuple:
+        labels = np.asarray(labels, dtype=np.float64)
+        raw = np.asarray(raw, dtype=np.float64).reshape(len(labels), loss.n_outputs)
+        return loss.name, loss.value(labels, raw, weight), False
+
+    return metric
 
 
 def _lightgbm_percentile(y32: np.ndarray, w32: np.ndarray | None, alpha: Any) -> float:
@@ -141,6 +189,8 @@ class LightGBMStart:
     booster: lightgbm.Booster
     raw: np.ndarray
     n_iterations: int
+    #: False for a custom objective: F_0 is LightGBM's init_score, not folded into the trees
+    bias_in_trees: bool = True
 
     def __call__(self, X: Any) -> tuple[np.ndarray, Any]:
         n, k = X.shape[0], self.raw.shape[0]
@@ -173,8 +223,8 @@ class LightGBMModel(AdditiveModel):
         n, k = X.shape[0], start.raw.shape[0]
         kept = [stage.iteration for stage in self.stages]
         out = np.zeros((n, k))
-        if not kept or kept[0] != 0:
-            out += start.raw  # the bias lives in iteration 0's trees
+        if not start.bias_in_trees or not kept or kept[0] != 0:
+            out += start.raw  # otherwise the bias lives in iteration 0's trees
         run_start = 0
         for i in range(1, len(kept) + 1):
             if i == len(kept) or kept[i] != kept[i - 1] + 1:
@@ -229,6 +279,16 @@ def fit_lightgbm(
     """Fit LightGBM's scikit-learn wrapper; return it, the stage model and the loss histories."""
     classification = loss.is_classification
     cls = lightgbm.LGBMClassifier if classification else lightgbm.LGBMRegressor
+    native = isinstance(loss, _NATIVE)
+    fit_kwargs: dict[str, Any] = {}
+    if not native:  # LightGBM's Newton trees on the loss's gradient and hessian, from its F_0
+        raw0 = loss.init_raw(y, sample_weight)
+        params = {**params, "objective": _custom_objective(loss, y), "metric": "None"}
+        scores = [
+            np.tile(raw0, (len(rows), 1)).squeeze(axis=1 if len(raw0) == 1 else ())
+            for rows in ([y] if y_val is None else [y, y_val])
+        ]
+        fit_kwargs = {"init_score": scores[0], "eval_init_score": scores}
     estimator = cls(**params)
     # the training set first (LightGBM reuses its cached scores for it), then the held-out set
     eval_X, eval_y = [X], [y]
@@ -237,7 +297,8 @@ def fit_lightgbm(
         eval_X.append(X_val)
         eval_y.append(y_val)  # type: ignore[arg-type]
         eval_weights.append(w_val)
-    metric, factor = _METRIC.get(loss.name, ("multi_logloss", 1.0))
+    metric, factor = _METRIC.get(loss.name, ("multi_logloss", 1.0)) if native else (loss.name, 1)
+    eval_metric: Any = metric if native else _custom_metric(loss)
     with progress_bar(params["n_estimators"], verbose, desc) as bar:
         callbacks: list[Any] = [_ProgressCallback(bar)]
         if n_iter_no_change is not None:
@@ -251,19 +312,22 @@ def fit_lightgbm(
             eval_X=tuple(eval_X),
             eval_y=tuple(eval_y),
             eval_sample_weight=eval_weights,
-            eval_metric=metric,
+            eval_metric=eval_metric,
             callbacks=callbacks,
+            **fit_kwargs,
         )
     booster = estimator.booster_
     best = estimator.best_iteration_ if n_iter_no_change is not None else 0
     n_iter = best if best and best > 0 else booster.current_iteration()
     k = loss.n_outputs
-    raw0 = lightgbm_init_raw(loss, y, sample_weight)
     table = leaf_value_table(booster, n_iter * k)
-    table[:k] -= raw0[:, None]  # iteration 0 carries the bias: split it off as F_0
+    if native:
+        raw0 = lightgbm_init_raw(loss, y, sample_weight)
+        table[:k] -= raw0[:, None]  # iteration 0 carries the bias: split it off as F_0
     lr = float(params["learning_rate"])
     stages = [LightGBMStage(t, table[t * k : (t + 1) * k] / lr) for t in range(n_iter)]
-    model = LightGBMModel(LightGBMStart(booster, raw0, n_iter), stages, np.full(n_iter, lr))
+    start = LightGBMStart(booster, raw0, n_iter, bias_in_trees=native)
+    model = LightGBMModel(start, stages, np.full(n_iter, lr))
     results = estimator.evals_result_
     names = list(results)
     train_score = factor * np.asarray(results[names[0]][metric][:n_iter])

@@ -234,12 +234,14 @@ _TREE_DOC = """
     loss : str, Loss or None, default=None
         Regressors: ``"squared_error"`` (``None``), ``"absolute_error"``, ``"huber"``,
         ``"quantile"``, ``"poisson"`` (y >= 0) or ``"gamma"`` (y > 0); classifiers:
-        ``"log_loss"`` (``None``) or ``"exponential"`` (two classes, ``engine="sklearn"``
-        only). Or any ``fboost.losses.Loss`` (``engine="sklearn"`` only). The sklearn engine
-        sets leaves as ``GradientBoosting*`` does (medians, quantiles and Huber M-estimates
-        for the robust losses, Newton steps otherwise, also for Poisson and Gamma, which
-        scikit-learn's GBM lacks); the lightgbm engine uses LightGBM's ``"regression_l1"``,
-        ``"huber"``, ``"quantile"``, ``"poisson"`` and ``"gamma"`` objectives.
+        ``"log_loss"`` (``None``) or ``"exponential"`` (two classes). Or any
+        ``fboost.losses.Loss``. The sklearn engine sets leaves as ``GradientBoosting*`` does
+        (medians, quantiles and Huber M-estimates for the robust losses, Newton steps
+        otherwise, also for Poisson and Gamma, which scikit-learn's GBM lacks); the lightgbm
+        engine uses LightGBM's ``"regression_l1"``, ``"huber"``, ``"quantile"``,
+        ``"poisson"`` and ``"gamma"`` objectives, and for ``"exponential"`` and a user's
+        ``Loss`` a custom objective (the loss's gradient and hessian, from ``init_score`` =
+        the loss's ``F_0``).
     alpha : float, default=0.9
         ``"quantile"``: the quantile level, in (0, 1). ``"huber"``: on the sklearn engine the
         quantile of ``|y - F|`` that sets the threshold at every stage, in (0, 1), as

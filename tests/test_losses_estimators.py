@@ -130,13 +130,35 @@ def test_lightgbm_engine_equals_lightgbm_objective(regression_data, loss, weight
     np.testing.assert_allclose(ours.train_score_, staged, rtol=1e-6)
 
 
-def test_lightgbm_engine_rejects_losses_lightgbm_lacks(binary_data, regression_data):
-    X, y = binary_data
-    with pytest.raises(ValueError, match="loss='exponential' has no LightGBM objective"):
-        TreeBoostingClassifier(loss="exponential", n_stages=2).fit(X, y)
+def test_lightgbm_engine_takes_a_custom_loss_as_a_custom_objective(regression_data):
     X, y = regression_data
-    with pytest.raises(ValueError, match="has no LightGBM objective; use engine='sklearn'"):
-        TreeBoostingRegressor(loss=LogCosh(), n_stages=2).fit(X, y)
+    y = y / 50
+    ours = TreeBoostingRegressor(loss=LogCosh(), n_stages=20, random_state=0).fit(X, y)
+    loss = LogCosh()
+
+    def objective(y_true, raw):
+        return loss.gradient(y, raw[:, None])[:, 0], loss.hessian(y, raw[:, None])[:, 0]
+
+    raw0 = loss.init_raw(y)[0]
+    params = {**ours.lightgbm_params(), "objective": objective}
+    ref = lightgbm.LGBMRegressor(**params).fit(X, y, init_score=np.full(len(y), raw0))
+    np.testing.assert_array_equal(ours.predict(X), ref.predict(X, raw_score=True) + raw0)
+    contributions = ours.stage_contributions(X)
+    assert np.all(contributions[0] == raw0)  # F_0 is the init_score, outside the trees
+    np.testing.assert_allclose(contributions.sum(axis=0)[:, 0], ours.predict(X), atol=1e-12)
+    lesioned = ours.drop_stages([1])
+    np.testing.assert_allclose(lesioned.predict(X), ours.predict(X) - contributions[1, :, 0])
+    staged = [loss.value(y, raw) for raw in ours._staged_raw(X)]
+    np.testing.assert_allclose(ours.train_score_, staged, rtol=1e-6)
+
+
+def test_lightgbm_engine_exponential_loss_is_a_custom_objective(binary_data):
+    X, y = binary_data
+    model = TreeBoostingClassifier(loss="exponential", n_stages=20, random_state=0).fit(X, y)
+    raw = model.stage_contributions(X).sum(axis=0)[:, 0]
+    np.testing.assert_allclose(raw, model.decision_function(X), atol=1e-12)
+    np.testing.assert_allclose(model.predict_proba(X)[:, 1], 1 / (1 + np.exp(-2 * raw)))
+    assert np.all(np.diff(model.train_score_) < 0)
 
 
 # -- the additive view for every loss -----------------------------------------------------------
@@ -216,13 +238,14 @@ def test_a_regression_loss_on_a_classifier_raises(binary_data):
 
 
 # -- a user-written loss ------------------------------------------------------------------------
-@pytest.mark.parametrize("estimator", ["trees", "functional", "resnet"])
+@pytest.mark.parametrize("estimator", ["trees", "trees-lightgbm", "functional", "resnet"])
 def test_a_user_written_loss_trains_every_estimator(regression_data, estimator):
     X, y = regression_data
     y = y / 50
     loss = LogCosh()
     model = {
         "trees": TreeBoostingRegressor(engine="sklearn", loss=loss, n_stages=15, random_state=0),
+        "trees-lightgbm": TreeBoostingRegressor(loss=loss, n_stages=15, random_state=0),
         "functional": FunctionalBoostingRegressor(loss=loss, n_stages=15, random_state=0),
         "resnet": ResNetRegressor(
             loss=loss, n_stages=2, d_block=8, max_epochs=15, n_iter_no_change=None, random_state=0
