@@ -375,6 +375,7 @@ def _add_class_weight(cls: type) -> None:
     )
     __init__.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__module__ = cls.__module__  # where documentation tools look it up
     __init__.__doc__ = inherited.__doc__
     setattr(cls, "__init__", __init__)  # noqa: B010
     marker = "\n    Attributes\n    ----------\n"

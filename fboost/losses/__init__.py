@@ -61,21 +61,6 @@ __all__ = [
 REGRESSION_LOSSES = ("squared_error", "absolute_error", "huber", "quantile", "poisson", "gamma")
 CLASSIFICATION_LOSSES = ("log_loss", "exponential")
 
-# one public home: reprs, pickles and the docs name them fboost.losses.X
-for _cls in (
-    Loss,
-    SquaredError,
-    AbsoluteError,
-    HuberLoss,
-    QuantileLoss,
-    PoissonLoss,
-    GammaLoss,
-    BinaryLogLoss,
-    MultinomialLogLoss,
-    ExponentialLoss,
-):
-    _cls.__module__ = __name__
-
 
 def _custom_loss(loss: Loss, task: str, n_classes: int | None) -> Loss:
     expected = 1 if task == "regression" or n_classes == 2 else n_classes
