@@ -149,7 +149,11 @@ class _TreeBoostingBase(AdditiveEstimator):
 
     # -- engine="lightgbm" ----------------------------------------------------------------------
     def lightgbm_params(self) -> dict[str, Any]:
-        """The keyword arguments this estimator passes to ``LGBMRegressor`` / ``LGBMClassifier``."""
+        """The keyword arguments this estimator passes to ``LGBMRegressor`` / ``LGBMClassifier``.
+
+        For ``loss="exponential"`` or a user's ``Loss``, ``fit`` adds the custom ``objective``
+        (and ``metric="None"``) built from the training targets.
+        """
         return {
             "n_estimators": self.n_stages,
             "learning_rate": self.learning_rate,
