@@ -10,7 +10,19 @@ from .additive import AdditiveModel
 from .boostresnet import BoostResNetClassifier, BoostResNetRegressor
 from .function_space import FunctionalBoostingClassifier, FunctionalBoostingRegressor
 from .io import load, save
-from .losses import BinaryLogLoss, Loss, MultinomialLogLoss, SquaredError, get_loss
+from .losses import (
+    AbsoluteError,
+    BinaryLogLoss,
+    ExponentialLoss,
+    GammaLoss,
+    HuberLoss,
+    Loss,
+    MultinomialLogLoss,
+    PoissonLoss,
+    QuantileLoss,
+    SquaredError,
+    get_loss,
+)
 from .neural_boosting import NeuralBoostingClassifier, NeuralBoostingRegressor
 from .resnet import ResNetClassifier, ResNetRegressor
 from .trees import TreeBoostingClassifier, TreeBoostingRegressor
@@ -35,4 +47,10 @@ __all__ = [
     "get_loss",
     "save",
     "load",
+    "AbsoluteError",
+    "HuberLoss",
+    "QuantileLoss",
+    "PoissonLoss",
+    "GammaLoss",
+    "ExponentialLoss",
 ]

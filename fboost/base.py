@@ -15,6 +15,7 @@ predictions through the loss's inverse link, for ``predict`` and all ``staged_*`
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Iterable, Iterator
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -22,12 +23,13 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .additive import AdditiveModel
-from .losses import Loss, get_loss
+from .losses import CLASSIFICATION_LOSSES, REGRESSION_LOSSES, Loss, get_loss
 
 __all__ = ["AdditiveEstimator", "AdditiveRegressorMixin", "AdditiveClassifierMixin"]
 
@@ -66,6 +68,10 @@ class AdditiveEstimator(BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        # checked only where an estimator has them (scikit-learn skips absent parameters)
+        "loss": [StrOptions({*REGRESSION_LOSSES, *CLASSIFICATION_LOSSES}), Loss, None],
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
     # -- what subclasses may override -----------------------------------------------------------
@@ -81,6 +87,14 @@ class AdditiveEstimator(BaseEstimator):
 
     def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> None:
         raise NotImplementedError
+
+    def _loss_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``fboost.losses.get_loss`` besides ``loss`` and ``alpha``."""
+        return {}
+
+    def _weight_classes(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+        """``sample_weight`` times the class weights (classifiers); unchanged here."""
+        return sample_weight
 
     # -- fit template ---------------------------------------------------------------------------
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> AdditiveEstimator:
@@ -120,8 +134,10 @@ class AdditiveEstimator(BaseEstimator):
             raise ValueError("sample_weight must be finite")
         if sample_weight.sum() <= 0:
             raise ValueError("sample_weight must have a positive sum")
+        sample_weight = self._weight_classes(y, sample_weight)
         y = self._encode_y(y, sample_weight)
         self.loss_ = self._make_loss()
+        self.loss_.check_y(y, sample_weight)
         return X, y, sample_weight
 
     def _validate_fit_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -226,7 +242,12 @@ class AdditiveRegressorMixin:
         return np.asarray(y, dtype=np.float64)
 
     def _make_loss(self) -> Loss:
-        return get_loss("regression")
+        return get_loss(
+            "regression",
+            loss=getattr(self, "loss", None),
+            alpha=getattr(self, "alpha", 0.9),
+            **self._loss_options(),  # type: ignore[attr-defined]
+        )
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets, shape ``(n_samples,)``."""
@@ -265,7 +286,27 @@ class AdditiveClassifierMixin:
         return len(self.classes_)
 
     def _make_loss(self) -> Loss:
-        return get_loss("classification", n_classes=len(self.classes_))
+        return get_loss(
+            "classification",
+            n_classes=len(self.classes_),
+            loss=getattr(self, "loss", None),
+            **self._loss_options(),  # type: ignore[attr-defined]
+        )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _add_class_weight(cls)
+
+    def _weight_classes(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+        """``sample_weight * compute_sample_weight(class_weight, y)``, as LightGBM computes it."""
+        class_weight = getattr(self, "class_weight", None)
+        if class_weight is None:
+            return sample_weight
+        check_classification_targets(y)
+        try:
+            return sample_weight * compute_sample_weight(class_weight, y)
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"class_weight: {exc}") from exc
 
     def _raw_to_decision(self, raw: np.ndarray) -> np.ndarray:
         return raw[:, 0] if raw.shape[1] == 1 else raw
@@ -302,3 +343,41 @@ class AdditiveClassifierMixin:
         """Yield ``predict`` after each stage t = 1..n_stages_."""
         for raw in self._staged_raw(X):  # type: ignore[attr-defined]
             yield self._raw_to_labels(raw)
+
+
+_CLASS_WEIGHT_DOC = """    class_weight : dict, "balanced" or None, default=None
+        Weights per class, multiplying ``sample_weight`` in ``fit``: a dict ``{label: weight}``
+        (labels left out weigh 1), ``"balanced"`` for ``n_samples / (n_classes * count(label))``,
+        or ``None`` for none (``sklearn.utils.class_weight.compute_sample_weight``; LightGBM's
+        ``class_weight`` does the same).
+"""
+
+
+def _add_class_weight(cls: type) -> None:
+    """Give a classifier the ``class_weight`` parameter, on top of its family's ``__init__``.
+
+    Regressors and classifiers of one family share one ``__init__``; this adds the keyword-only
+    ``class_weight=None`` to the classifier's signature (what ``get_params`` reads) and to its
+    docstring's parameters, so that every classifier has it without repeating the signature.
+    """
+    inherited = cls.__init__  # type: ignore[misc]
+    signature = inspect.signature(inherited)
+    if "class_weight" in signature.parameters:
+        return
+
+    def __init__(self: Any, *args: Any, class_weight: Any = None, **kwargs: Any) -> None:
+        inherited(self, *args, **kwargs)
+        self.class_weight = class_weight
+
+    parameters = list(signature.parameters.values())
+    parameters.append(
+        inspect.Parameter("class_weight", inspect.Parameter.KEYWORD_ONLY, default=None)
+    )
+    __init__.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__module__ = cls.__module__  # where documentation tools look it up
+    __init__.__doc__ = inherited.__doc__
+    setattr(cls, "__init__", __init__)  # noqa: B010
+    marker = "\n    Attributes\n    ----------\n"
+    if cls.__doc__ and marker in cls.__doc__ and "class_weight :" not in cls.__doc__:
+        cls.__doc__ = cls.__doc__.replace(marker, _CLASS_WEIGHT_DOC + marker, 1)

@@ -30,7 +30,7 @@ from sklearn.utils.validation import has_fit_parameter
 from ._training import EarlyStopping, progress_bar, seed_from, split_validation
 from .additive import AdditiveModel, ConstantStart
 from .base import AdditiveClassifierMixin, AdditiveEstimator, AdditiveRegressorMixin
-from .losses import Loss, MultinomialLogLoss, SquaredError
+from .losses import Loss, SquaredError
 
 __all__ = [
     "FunctionalBoostingRegressor",
@@ -126,6 +126,7 @@ def fit_function_space(
         for t in range(n_stages):
             if subsample < 1.0:
                 in_bag = _random_sample_mask(n_samples, n_in_bag, rng)
+            loss.prepare_stage(y, raw, sample_weight)  # the Huber threshold, at F_{t-1}
             neg_gradient = -loss.gradient(y, raw)
             stage, alpha, h = fit_stage(X, y, raw, neg_gradient, sample_weight, in_bag, rng)
             raw += alpha * h
@@ -181,11 +182,15 @@ def fit_estimator_stages(
 # -- stage fitters ------------------------------------------------------------------------------
 @dataclass
 class TreeNewtonFitter:
-    """Regression trees with scikit-learn's leaf-wise Newton step (Friedman's line search).
+    """Regression trees with scikit-learn's leaf update (Friedman's line search per leaf).
 
-    Squared error keeps the tree's own leaf means; the log losses set each leaf to
-    ``sum(w * -g) / sum(w * h)`` over its in-bag samples, times ``(K - 1) / K`` for the multinomial
-    loss (the factor scikit-learn keeps from Friedman's paper). ``alpha_t`` is the learning rate.
+    What a leaf becomes is the loss's ``leaf_update``: squared error keeps the tree's own leaf
+    means (``"mean"``); the absolute, Huber and quantile losses refit each leaf to the weighted
+    median / M-estimate / quantile of its in-bag residuals ``y - F`` (``"quantile"``, through
+    ``Loss.fit_intercept``); every other loss takes one Newton step, ``sum(w * -g) / sum(w * h)``
+    over the leaf's in-bag samples, times ``Loss.leaf_factor()`` (``(K - 1) / K`` for the
+    multinomial loss, the factor scikit-learn keeps from Friedman's paper). ``alpha_t`` is the
+    learning rate.
     """
 
     loss: Loss
@@ -203,21 +208,49 @@ class TreeNewtonFitter:
         rng: np.random.RandomState,
     ) -> tuple[LearnerStage, float, np.ndarray]:
         w = sample_weight * in_bag if not in_bag.all() else sample_weight
-        newton = not isinstance(self.loss, SquaredError)
-        hessian = self.loss.hessian_from_gradient(y, -neg_gradient) if newton else None
-        factor = (
-            (raw.shape[1] - 1) / raw.shape[1] if isinstance(self.loss, MultinomialLogLoss) else 1
-        )
+        rule = self.loss.leaf_update
+        if rule not in ("mean", "newton", "quantile"):
+            raise ValueError(
+                f"loss {self.loss!r} has leaf_update={rule!r}; expected 'mean', 'newton' or "
+                "'quantile'"
+            )
+        hessian = self.loss.newton_hessian(y, raw, -neg_gradient) if rule == "newton" else None
         trees, columns = [], []
         for k in range(raw.shape[1]):
             tree = DecisionTreeRegressor(random_state=rng, **self.tree_params)
             tree.fit(X, neg_gradient[:, k], sample_weight=w, check_input=False)
             leaves = tree.apply(X)
-            if newton:
+            if rule == "newton":
+                factor = self.loss.leaf_factor()
                 _newton_leaves(tree, leaves, in_bag, w, neg_gradient[:, k], hessian[:, k], factor)  # type: ignore[index]
+            elif rule == "quantile":
+                _intercept_leaves(tree, leaves, in_bag, w, y - raw[:, k], self.loss)
             trees.append(tree)
             columns.append(tree.tree_.value[leaves, 0, 0])
         return LearnerStage(tuple(trees)), self.learning_rate, np.column_stack(columns)
+
+
+def _leaf_rows(tree: DecisionTreeRegressor, leaves: np.ndarray, in_bag: np.ndarray) -> Any:
+    """``(leaf, in-bag rows)`` for every leaf of the tree."""
+    masked = np.where(in_bag, leaves, -1)
+    for leaf in np.flatnonzero(tree.tree_.children_left == -1):
+        yield leaf, np.nonzero(masked == leaf)[0]
+
+
+def _intercept_leaves(
+    tree: DecisionTreeRegressor,
+    leaves: np.ndarray,
+    in_bag: np.ndarray,
+    sample_weight: np.ndarray,
+    residual: np.ndarray,
+    loss: Loss,
+) -> None:
+    """Set each leaf to ``loss.fit_intercept`` of its in-bag residuals, in place (0 if empty)."""
+    value = tree.tree_.value
+    for leaf, rows in _leaf_rows(tree, leaves, in_bag):
+        w = sample_weight[rows]
+        empty = rows.size == 0 or w.sum() <= 0
+        value[leaf, 0, 0] = 0.0 if empty else loss.fit_intercept(residual[rows], w)
 
 
 def _newton_leaves(
@@ -235,9 +268,7 @@ def _newton_leaves(
     bit-identical targets; a leaf with no in-bag weight, or a vanishing hessian, gets 0.
     """
     value = tree.tree_.value
-    masked = np.where(in_bag, leaves, -1)
-    for leaf in np.flatnonzero(tree.tree_.children_left == -1):
-        rows = np.nonzero(masked == leaf)[0]
+    for leaf, rows in _leaf_rows(tree, leaves, in_bag):
         w = sample_weight[rows]
         if rows.size == 0 or w.sum() <= 0:
             value[leaf, 0, 0] = 0.0
@@ -330,6 +361,8 @@ class _FunctionalBoostingBase(AdditiveEstimator):
         tol: float = 1e-4,
         random_state: Any = None,
         verbose: int = 0,
+        loss: Any = None,
+        alpha: float = 0.9,
     ) -> None:
         self.learner = learner
         self.n_stages = n_stages
@@ -340,6 +373,8 @@ class _FunctionalBoostingBase(AdditiveEstimator):
         self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
+        self.loss = loss
+        self.alpha = alpha
 
     def _learner(self) -> Any:
         return DecisionTreeRegressor(max_depth=3) if self.learner is None else self.learner
@@ -389,6 +424,14 @@ _FUNCTIONAL_DOC = """
         Seeds the validation split, subsampling and learners.
     verbose : int, default=0
         Show a progress bar over stages when > 0.
+    loss : str, Loss or None, default=None
+        Regressors: ``"squared_error"`` (``None``), ``"absolute_error"``, ``"huber"``,
+        ``"quantile"``, ``"poisson"`` (y >= 0) or ``"gamma"`` (y > 0); classifiers:
+        ``"log_loss"`` (``None``) or ``"exponential"`` (two classes); or any
+        ``fboost.losses.Loss``. Each stage fits ``-dL/dF`` and line-searches its weight on it.
+    alpha : float, default=0.9
+        The quantile level of ``"quantile"``, and the quantile of ``|y - F|`` that sets the
+        ``"huber"`` threshold at every stage; in (0, 1).
 
     Attributes
     ----------
@@ -413,8 +456,8 @@ class FunctionalBoostingRegressor(RegressorMixin, AdditiveRegressorMixin, _Funct
     __doc__ = (
         """Gradient boosting in function space with any scikit-learn regressor as weak learner.
 
-    Stage t fits ``h_t`` to the negative gradient of the half squared error at ``F_{t-1}``
-    (the residuals) and adds ``alpha_t h_t`` with a line-searched ``alpha_t``.
+    Stage t fits ``h_t`` to the negative gradient of the loss at ``F_{t-1}`` (for the default
+    half squared error, the residuals) and adds ``alpha_t h_t`` with a line-searched ``alpha_t``.
 """
         + _FUNCTIONAL_DOC
         + """
@@ -437,8 +480,8 @@ class FunctionalBoostingClassifier(
     __doc__ = (
         """Gradient boosting in function space with any scikit-learn regressor as weak learner.
 
-    Binary or multinomial log loss; stage t fits one regressor per raw output to the negative
-    gradient and adds ``alpha_t h_t`` with one line-searched ``alpha_t`` for the stage.
+    Binary or multinomial log loss (or ``loss=``); stage t fits one regressor per raw output to
+    the negative gradient and adds ``alpha_t h_t`` with one line-searched ``alpha_t`` for the stage.
 """
         + _FUNCTIONAL_DOC
         + """

@@ -66,7 +66,7 @@ def newton_targets(
     residuals with the sample weights.
     """
     gradient = loss.gradient(y, raw)
-    hessian = np.maximum(loss.hessian_from_gradient(y, gradient), MIN_HESSIAN)
+    hessian = np.maximum(loss.newton_hessian(y, raw, gradient), MIN_HESSIAN)
     return -gradient / hessian, sample_weight[:, None] * hessian
 
 

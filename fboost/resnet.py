@@ -26,6 +26,7 @@ from ._persist import SharedModuleCopy, load_module_bytes, loadable_device, modu
 from ._training import seed_from, split_validation
 from .additive import AdditiveModel
 from .base import AdditiveClassifierMixin, AdditiveEstimator, AdditiveRegressorMixin
+from .losses import Loss, SquaredError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .nn import ResidualTrunk, TrunkModel
@@ -82,6 +83,8 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         random_state: Any = None,
         device: str = "cpu",
         verbose: int = 0,
+        loss: Any = None,
+        alpha: float = 0.9,
     ) -> None:
         self.architecture = architecture
         self.image_shape = image_shape
@@ -102,6 +105,8 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.loss = loss
+        self.alpha = alpha
 
     # -- input layout ---------------------------------------------------------------------------
     def _flatten_images(self, X: Any, *, fit: bool) -> Any:
@@ -281,11 +286,13 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
 
         data = self._initialize(X, y, sample_weight)
         train, validation = self._training_rows(data, y)
+        offset, scale = self._output_units()
+        loss_fn, units = self._network_loss(offset, scale)
         with torch.random.fork_rng(devices=cuda_devices(data.device)):
             torch.manual_seed(data.seed)
             trainer = Trainer(
                 module=self.module_,
-                loss_fn=lambda raw, y, w: self.loss_.torch_value(y, raw, w),
+                loss_fn=loss_fn,
                 optimizer=torch.optim.AdamW(
                     self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay
                 ),
@@ -299,13 +306,24 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
             history = trainer.fit(
                 train.tensors(), None if validation is None else validation.tensors()
             )
-        units = self._output_units()[1] ** 2  # losses back to the user's units (regression)
         self.train_score_ = np.asarray(history.train_loss) * units
         self.validation_score_ = np.asarray(history.validation_loss) * units
         self.n_epochs_ = len(history.train_loss)
         self.best_epoch_ = history.best_epoch
         self.module_.eval()
         self.model_ = self._build_model()
+
+    def _network_loss(self, offset: float, scale: float) -> tuple[Any, float]:
+        """The loss the network trains on, and the factor that brings it to the user's units.
+
+        Squared error and the classifiers' losses train on the network's output itself (for
+        squared error, on the standardised target: the factor is ``scale**2``); every other
+        loss on the raw score in the target's units, ``offset + scale * output``.
+        """
+        loss = self.loss_
+        if loss.is_classification or isinstance(loss, SquaredError):
+            return (lambda raw, y, w: loss.torch_value(y, raw, w)), scale**2
+        return (lambda raw, y, w: loss.torch_value(y, offset + scale * raw, w)), 1.0
 
     # -- what the regressor and the classifier supply -------------------------------------------
     def _output_units(self) -> tuple[float, float]:
@@ -401,7 +419,7 @@ _RESNET_DOC = """
         Fraction in (0, 1) held out for early stopping.
     tol : float, default=1e-4
         Minimum improvement of the validation loss, >= 0, measured on the loss the network
-        is trained on (for regression, on the standardised target).
+        is trained on (for squared error, on the standardised target).
     random_state : int, RandomState instance or None, default=None
         Seeds the split, the initial weights, dropout and the batch order. A fixed seed gives
         identical predictions on CPU (same torch build and thread count).
@@ -410,6 +428,16 @@ _RESNET_DOC = """
         Data are moved there whole; results always come back as NumPy.
     verbose : int, default=0
         Show a progress bar over epochs with the training and validation loss when > 0.
+    loss : str, Loss or None, default=None
+        Regressors: ``"squared_error"`` (``None``), ``"absolute_error"``, ``"huber"``,
+        ``"quantile"``, ``"poisson"`` (y >= 0) or ``"gamma"`` (y > 0); classifiers:
+        ``"log_loss"`` (``None``) or ``"exponential"`` (two classes); or any
+        ``fboost.losses.Loss``: the network is trained on its ``torch_value``. Squared error
+        trains on the standardised target; the other regression losses on the raw score in the
+        target's units, ``y_mean_ + y_scale_ * output``.
+    alpha : float, default=0.9
+        The quantile level of ``"quantile"``; for ``"huber"``, the quantile of ``|y - F_0|``
+        that fixes the threshold once, before training. In (0, 1).
 
     Attributes
     ----------
@@ -464,12 +492,22 @@ class _StandardisedTarget:
     def _output_units(self) -> tuple[float, float]:
         return self.y_mean_, self.y_scale_
 
+    loss_: Loss
+
     def _fit_target(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
         mean = float(np.average(y, weights=sample_weight))
         std = float(np.sqrt(np.average((y - mean) ** 2, weights=sample_weight)))
-        self.y_mean_ = mean
-        self.y_scale_ = std if std > 1e-12 * max(1.0, abs(mean)) else 1.0
-        return ((y - mean) / self.y_scale_).astype(np.float32)
+        scale = std if std > 1e-12 * max(1.0, abs(mean)) else 1.0
+        if isinstance(self.loss_, SquaredError):
+            self.y_mean_, self.y_scale_ = mean, scale
+            return ((y - mean) / self.y_scale_).astype(np.float32)
+        # any other loss: the output starts at the loss's F_0, on the target's scale where the
+        # link is the identity; the loss itself sees the target as it is
+        init = self.loss_.init_raw(y, sample_weight)
+        self.loss_.prepare_stage(y, np.broadcast_to(init, (len(y), 1)), sample_weight)
+        self.y_mean_ = float(init[0])
+        self.y_scale_ = scale if self.loss_.link == "identity" else 1.0
+        return y.astype(np.float32)
 
 
 class _ClassCodes:
@@ -492,7 +530,7 @@ class _ClassCodes:
 
 class ResNetRegressor(RegressorMixin, AdditiveRegressorMixin, _StandardisedTarget, _ResNetBase):
     __doc__ = (
-        """A residual network for regression (half squared error), trained end to end.
+        """A residual network for regression (half squared error by default), trained end to end.
 
     Inputs are standardised and the target is standardised inside the estimator; predictions
     and ``stage_contributions`` are in the target's units (``F_0`` absorbs its mean and scale).
@@ -500,7 +538,9 @@ class ResNetRegressor(RegressorMixin, AdditiveRegressorMixin, _StandardisedTarge
         + _RESNET_DOC
         + """
     y_mean_, y_scale_ : float
-        Target standardisation (weighted mean and standard deviation).
+        The network's output ``o`` is the raw score ``y_mean_ + y_scale_ * o``: the target's
+        weighted mean and standard deviation for squared error; otherwise the loss's ``F_0``
+        and the standard deviation (identity link) or 1 (log link).
 
     Examples
     --------
@@ -519,7 +559,7 @@ class ResNetRegressor(RegressorMixin, AdditiveRegressorMixin, _StandardisedTarge
 
 class ResNetClassifier(ClassifierMixin, AdditiveClassifierMixin, _ClassCodes, _ResNetBase):
     __doc__ = (
-        """A residual network for binary or multiclass classification (log loss), trained jointly.
+        """A residual network for binary or multiclass classification (log loss by default).
 
     Binary problems have one raw output (the log-odds of ``classes_[1]``), K classes have K.
 """

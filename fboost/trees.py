@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._lightgbm import fit_lightgbm
+from ._lightgbm import fit_lightgbm, lightgbm_objective
 from ._training import split_validation
 from .base import AdditiveClassifierMixin, AdditiveEstimator, AdditiveRegressorMixin
 from .function_space import TreeNewtonFitter, fit_estimator_stages
@@ -84,6 +84,8 @@ class _TreeBoostingBase(AdditiveEstimator):
         tol: float = 1e-4,
         random_state: Any = None,
         verbose: int = 0,
+        loss: Any = None,
+        alpha: float = 0.9,
     ) -> None:
         self.engine = engine
         self.n_stages = n_stages
@@ -103,9 +105,16 @@ class _TreeBoostingBase(AdditiveEstimator):
         self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
+        self.loss = loss
+        self.alpha = alpha
 
     def _allow_nan(self) -> bool:
         return self.engine == "lightgbm"
+
+    def _loss_options(self) -> dict[str, Any]:
+        # LightGBM's huber takes alpha as the threshold itself; scikit-learn's as a quantile
+        huber = self.loss == "huber" and self.engine == "lightgbm"
+        return {"huber_delta": self.alpha} if huber else {}
 
     def _input_dtype(self) -> type:
         # scikit-learn's gradient boosting grows its trees on float32 input
@@ -140,7 +149,11 @@ class _TreeBoostingBase(AdditiveEstimator):
 
     # -- engine="lightgbm" ----------------------------------------------------------------------
     def lightgbm_params(self) -> dict[str, Any]:
-        """The keyword arguments this estimator passes to ``LGBMRegressor`` / ``LGBMClassifier``."""
+        """The keyword arguments this estimator passes to ``LGBMRegressor`` / ``LGBMClassifier``.
+
+        For ``loss="exponential"`` or a user's ``Loss``, ``fit`` adds the custom ``objective``
+        (and ``metric="None"``) built from the training targets.
+        """
         return {
             "n_estimators": self.n_stages,
             "learning_rate": self.learning_rate,
@@ -157,6 +170,7 @@ class _TreeBoostingBase(AdditiveEstimator):
             "n_jobs": _default_n_jobs() if self.n_jobs is None else self.n_jobs,
             "random_state": self.random_state,
             "verbose": -1,
+            **lightgbm_objective(self.loss, self.alpha),
         }
 
     def _fit_lightgbm(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> None:
@@ -221,6 +235,22 @@ _TREE_DOC = """
         Seeds the split, bagging and the trees.
     verbose : int, default=0
         Show a progress bar over stages when > 0; otherwise nothing is printed.
+    loss : str, Loss or None, default=None
+        Regressors: ``"squared_error"`` (``None``), ``"absolute_error"``, ``"huber"``,
+        ``"quantile"``, ``"poisson"`` (y >= 0) or ``"gamma"`` (y > 0); classifiers:
+        ``"log_loss"`` (``None``) or ``"exponential"`` (two classes). Or any
+        ``fboost.losses.Loss``. The sklearn engine sets leaves as ``GradientBoosting*`` does
+        (medians, quantiles and Huber M-estimates for the robust losses, Newton steps
+        otherwise, also for Poisson and Gamma, which scikit-learn's GBM lacks); the lightgbm
+        engine uses LightGBM's ``"regression_l1"``, ``"huber"``, ``"quantile"``,
+        ``"poisson"`` and ``"gamma"`` objectives, and for ``"exponential"`` and a user's
+        ``Loss`` a custom objective (the loss's gradient and hessian, from ``init_score`` =
+        the loss's ``F_0``).
+    alpha : float, default=0.9
+        ``"quantile"``: the quantile level, in (0, 1). ``"huber"``: on the sklearn engine the
+        quantile of ``|y - F|`` that sets the threshold at every stage, in (0, 1), as
+        ``GradientBoostingRegressor``; on the lightgbm engine the threshold itself (> 0), as
+        LightGBM's ``alpha``.
 
     Attributes
     ----------
@@ -231,7 +261,7 @@ _TREE_DOC = """
     stage_weights_ : ndarray of shape (n_stages_,)
         ``alpha_t`` (the learning rate).
     train_score_ : ndarray of shape (n_stages_,)
-        Training loss after each stage: half squared error, or log loss.
+        Training loss after each stage (the ``loss_``: half squared error, log loss, ...).
     validation_score_ : ndarray
         Validation loss after each stage trained (empty without early stopping).
     booster_ : lightgbm.Booster or None
@@ -245,7 +275,7 @@ _TREE_DOC = """
 
 class TreeBoostingRegressor(RegressorMixin, AdditiveRegressorMixin, _TreeBoostingBase):
     __doc__ = (
-        """Gradient-boosted regression trees (half squared error) as an additive model.
+        """Gradient-boosted regression trees as an additive model (half squared error by default).
 """
         + _TREE_DOC
         + """
@@ -264,7 +294,7 @@ class TreeBoostingRegressor(RegressorMixin, AdditiveRegressorMixin, _TreeBoostin
 
 class TreeBoostingClassifier(ClassifierMixin, AdditiveClassifierMixin, _TreeBoostingBase):
     __doc__ = (
-        """Gradient-boosted classification trees (binary or multinomial log loss).
+        """Gradient-boosted classification trees (binary or multinomial log loss by default).
 """
         + _TREE_DOC
         + """
