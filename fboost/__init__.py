@@ -11,6 +11,7 @@ from .boostresnet import BoostResNetClassifier, BoostResNetRegressor
 from .function_space import FunctionalBoostingClassifier, FunctionalBoostingRegressor
 from .losses import BinaryLogLoss, Loss, MultinomialLogLoss, SquaredError, get_loss
 from .neural_boosting import NeuralBoostingClassifier, NeuralBoostingRegressor
+from .resfgb import ResFGBClassifier, ResFGBRegressor
 from .resnet import ResNetClassifier, ResNetRegressor
 from .trees import TreeBoostingClassifier, TreeBoostingRegressor
 
@@ -32,4 +33,6 @@ __all__ = [
     "BinaryLogLoss",
     "MultinomialLogLoss",
     "get_loss",
+    "ResFGBRegressor",
+    "ResFGBClassifier",
 ]
