@@ -191,3 +191,12 @@ def test_defaults_learn_scikit_learns_toy_problems():
     X, y = make_blobs(n_samples=300, random_state=0)
     X = StandardScaler().fit_transform(X)
     assert ResFGBClassifier(random_state=0).fit(X, y).score(X, y) > 0.83
+
+
+@pytest.mark.parametrize("module", ["fboost.resfgb", "fboost.nn._resfgb"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

@@ -117,7 +117,13 @@ def feature_alignment(estimator: Any, X: Any, y: Any, *, sample_weight: Any = No
     estimator : fitted fboost estimator with a feature space
         ``ResNetRegressor``/``Classifier`` (plain nets too: ``f_t = z_t - z_{t-1}``),
         ``BoostResNet*`` (downstream ends at the last kept auxiliary head, bounded as the model
-        scores) and ``ResFGB*``; a lesioned copy (``drop_stages``) is measured as it is.
+        scores), ``ResFGB*``, and ``NeuralBoosting*``, whose feature space is the carried
+        penultimate features: ``z_t`` is what stage t's net hands to stage t+1, the update is
+        ``z_t - z_{t-1}`` and, since a GrowNet stage cannot be bypassed (a dropped stage's net
+        still feeds the next), the gradient is taken at the fitted model, through net t and
+        every later net (``F_{t-1}`` fixed); stage 1 reads no carried features and gets NaN.
+        A lesioned copy (``drop_stages``) is measured as it is. Other estimators:
+        ``TypeError``.
     X : array-like of shape (n_samples, n_features) or images
         Data to measure on.
     y : array-like of shape (n_samples,)
