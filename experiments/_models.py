@@ -82,13 +82,13 @@ def _boostresnet(data: Any, config: Any, seed: int) -> Any:
 
 
 def _resfgb(data: Any, config: Any, seed: int) -> Any:
-    """ResFGB on rows of features: 10 kernel steps per residual block of the config (its default
-    30 at n_blocks=3), at most 20 embedding epochs a step (its default)."""
+    """ResFGB on rows of features: 10 kernel steps per residual block of the config, at most 30
+    (its default), and at most 20 embedding epochs a step (its default)."""
     from fboost import ResFGBClassifier, ResFGBRegressor
 
     cls = ResFGBRegressor if _is_regression(data) else ResFGBClassifier
     return cls(
-        n_stages=10 * _size(config, "n_blocks", 3),
+        n_stages=min(30, 10 * _size(config, "n_blocks", 3)),
         epochs_per_stage=min(20, _size(config, "max_epochs", 100)),
         random_state=seed,
     )
