@@ -81,6 +81,19 @@ def _boostresnet(data: Any, config: Any, seed: int) -> Any:
     )
 
 
+def _resfgb(data: Any, config: Any, seed: int) -> Any:
+    """ResFGB on rows of features: 10 kernel steps per residual block of the config, at most 30
+    (its default), and at most 20 embedding epochs a step (its default)."""
+    from fboost import ResFGBClassifier, ResFGBRegressor
+
+    cls = ResFGBRegressor if _is_regression(data) else ResFGBClassifier
+    return cls(
+        n_stages=min(30, 10 * _size(config, "n_blocks", 3)),
+        epochs_per_stage=min(20, _size(config, "max_epochs", 100)),
+        random_state=seed,
+    )
+
+
 def _neural_boosting(data: Any, config: Any, seed: int) -> Any:
     from fboost import NeuralBoostingClassifier, NeuralBoostingRegressor
 
@@ -117,6 +130,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("TreeBoosting[sklearn]", "GBM: function space, stagewise", _tree("sklearn")),
         ModelSpec("ResNet", "ResNet: feature space, joint", _resnet),
         ModelSpec("BoostResNet", "BoostResNet: feature space, stagewise", _boostresnet),
+        ModelSpec("ResFGB", "ResFGB: feature space, stagewise (kernel)", _resfgb),
         ModelSpec(
             "NeuralBoosting", "GrowNet: function space, stagewise + corrective", _neural_boosting
         ),

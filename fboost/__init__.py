@@ -24,6 +24,7 @@ from .losses import (
     get_loss,
 )
 from .neural_boosting import NeuralBoostingClassifier, NeuralBoostingRegressor
+from .resfgb import ResFGBClassifier, ResFGBRegressor
 from .resnet import ResNetClassifier, ResNetRegressor
 from .trees import TreeBoostingClassifier, TreeBoostingRegressor
 
@@ -53,4 +54,6 @@ __all__ = [
     "PoissonLoss",
     "GammaLoss",
     "ExponentialLoss",
+    "ResFGBRegressor",
+    "ResFGBClassifier",
 ]

@@ -306,7 +306,7 @@ class BoostResNetRegressor(
     minimise the half squared error of ``o_t(z_{t-1} + f_t(z_{t-1}))``, starting from the running
     model (``o_t`` starts as a copy of ``o_{t-1}`` and ``f_t`` at zero); ``s_t = o_t(z_t)`` and
     ``h_t = s_t - s_{t-1}``, all alphas 1. This is the squared-loss case of BoostResNet's oracle
-    (minimise the new module's loss) and a full-corrective form of ResFGB (Nitanda & Suzuki
+    (minimise the new module's loss), not ResFGB (that is ``fboost.resfgb``; Nitanda & Suzuki
     2018): the first step on ``f_t`` from zero moves ``z`` along the projection of the
     functional gradient ``-dL/dz`` onto the block, and refitting the head with the block replaces
     ResFGB's separate linear refit. It is chosen because it needs no kernel or step size of its

@@ -18,6 +18,7 @@ Each has a figure in ``fboost.plotting``.
 from ._alignment import functional_alignment
 from ._demo import skip_gradient_demo
 from ._edges import edges
+from ._feature_alignment import feature_alignment
 from ._gradients import gradient_norms
 from ._lesion import lesion_study
 from ._paths import gradient_by_path_length, path_length_distribution
@@ -30,4 +31,5 @@ __all__ = [
     "path_length_distribution",
     "gradient_by_path_length",
     "skip_gradient_demo",
+    "feature_alignment",
 ]

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..losses import MultinomialLogLoss
 from ._common import check_additive, check_sample_weight, encode_targets, estimator_name
+from ._feature_alignment import float_noise
 
 __all__ = ["functional_alignment"]
 
@@ -70,7 +71,11 @@ def functional_alignment(
 
         - ``stage`` (int): t;
         - ``alpha`` (float): ``stage_weights_[t-1]`` (NaN when the estimator has none);
-        - ``cosine`` (float): ``cos_t`` in [-1, 1] (NaN when ``c_t`` or ``r_t`` is zero);
+        - ``cosine`` (float): ``cos_t`` in [-1, 1]; NaN when ``r_t`` is zero or ``c_t`` is float
+          noise: its weighted RMS is at most ``NOISE_ULPS * eps`` (8 units in the last place of
+          the model's float type: float32 for torch networks, else float64) times the RMS of
+          the raw score it is added to (``max(RMS F_{t-1}, RMS F_t)``), where the cosine of
+          rounding errors would be reported as a measurement;
         - ``loss_before``, ``loss_after`` (float): weighted mean loss at ``F_{t-1}``, ``F_t``;
         - ``loss_decrease`` (float): ``loss_before - loss_after``, what the stage buys;
         - ``first_order_decrease`` (float): ``<c_t, r_t>_w / sum(w)``, the decrease predicted
@@ -112,9 +117,9 @@ def functional_alignment(
         inner = float(np.sum(w[:, None] * direction * residual))
         step_norm = float(np.sqrt(np.sum(w[:, None] * direction**2)))
         residual_norm = float(np.sqrt(np.sum(w[:, None] * residual**2)))
-        cosine = (
-            inner / (step_norm * residual_norm) if step_norm > 0 and residual_norm > 0 else np.nan
-        )
+        scale = np.sqrt(max(np.sum(w[:, None] * raw**2), np.sum(w[:, None] * (raw + step) ** 2)))
+        noise = step_norm <= float_noise(estimator, scale)  # (both sides times sqrt(sum w))
+        cosine = inner / (step_norm * residual_norm) if not noise and residual_norm > 0 else np.nan
         raw += step
         loss_after = loss.value(codes, raw, w)
         rows.append(
