@@ -126,7 +126,8 @@ def _loss_state(loss: Any) -> dict[str, Any]:
 def _loss_from(cls: Any, state: dict[str, Any]) -> Any:
     loss = cls.__new__(cls)
     loss.__dict__.update(state)
-    loss._kernel = loss._make_kernel()
+    if hasattr(loss, "_make_kernel"):
+        loss._kernel = loss._make_kernel()
     return loss
 
 
@@ -184,7 +185,7 @@ def _tensor_from(cls: type, state: dict[str, Any]) -> Any:
 
 
 _BUILTIN_CODECS: dict[str, tuple[Encoder, Decoder]] = {
-    "fboost.losses.Loss": (_loss_state, _loss_from),
+    "fboost.losses._base.Loss": (_loss_state, _loss_from),
     "numpy.random.mtrand.RandomState": (_random_state_state, _random_state_from),
     "pandas.DataFrame": (_frame_state, _frame_from),
     "pandas.core.frame.DataFrame": (_frame_state, _frame_from),
