@@ -2,7 +2,9 @@
 
 A ResNet ``z_0 = stem(x)``, ``z_t = z_{t-1} + f_t(z_{t-1})`` with an affine head telescopes into
 ``F(x) = head(z_0) + sum_t W f_t(z_{t-1})`` (He et al. 2016, eq. 4): ``F_0 = head(z_0)`` and
-``alpha_t h_t = W f_t(z_{t-1})`` with ``alpha_t = 1``. ``ResNetRegressor`` and
+``alpha_t h_t = W f_t(z_{t-1})`` with ``alpha_t = 1``; with ``stage_weights="learned"`` each
+branch has its own ``alpha_t`` (ReZero), and ``stochastic_depth`` scales it by the block's
+survival probability at prediction time. ``ResNetRegressor`` and
 ``ResNetClassifier`` train ``fboost.nn.TabularResNet`` (``architecture="mlp"``) or
 ``fboost.nn.ConvResNet`` (``architecture="cnn"``) with AdamW and early stopping, and expose
 that sum through the shared surface (``stage_contributions``, ``staged_predict``,
@@ -13,6 +15,7 @@ Torch is imported when a network is built, not with ``fboost``.
 
 from __future__ import annotations
 
+import copy
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -48,6 +51,8 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         "dropout2": [Interval(Real, 0, 1, closed="left")],
         "skip": ["boolean"],
         "batch_norm": ["boolean"],
+        "stage_weights": [StrOptions({"fixed", "learned"})],
+        "stochastic_depth": [Interval(Real, 0, 1, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -72,6 +77,8 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         dropout2: float = 0.0,
         skip: bool = True,
         batch_norm: bool = True,
+        stage_weights: str = "fixed",
+        stochastic_depth: float = 0.0,
         lr: float = 1e-3,
         weight_decay: float = 1e-5,
         batch_size: int = 128,
@@ -92,6 +99,8 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         self.dropout2 = dropout2
         self.skip = skip
         self.batch_norm = batch_norm
+        self.stage_weights = stage_weights
+        self.stochastic_depth = stochastic_depth
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -172,6 +181,8 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
             "dropout2": self.dropout2,
             "skip": self.skip,
             "batch_norm": self.batch_norm,
+            "stage_weights": self.stage_weights,
+            "stochastic_depth": self.stochastic_depth,
         }
 
     def _build_module(self) -> ResidualTrunk:
@@ -187,7 +198,8 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         start = TrunkStart(self.module_, np.atleast_1d(offset).astype(np.float64), scale)
         kept = list(range(len(self.module_.blocks))) if kept is None else kept
         stages = [BlockStage(start, index) for index in kept]
-        return TrunkModel(start, stages, np.ones(len(stages)))
+        weights = [_scalar(self.module_.branch_weight(index)) for index in kept]
+        return TrunkModel(start, stages, np.asarray(weights, dtype=np.float64))
 
     def initialize(self, X: Any, y: Any, sample_weight: Any = None) -> _ResNetBase:
         """Build everything ``fit`` builds, and train nothing.
@@ -216,6 +228,12 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         from .nn._inputs import PreparedData, cuda_devices, resolve_device, standardisation
 
         device = resolve_device(self.device)
+        if not self.skip and (self.stage_weights == "learned" or self.stochastic_depth > 0):
+            raise ValueError(
+                "stage_weights='learned' and stochastic_depth > 0 need skip=True (a plain block "
+                f"has no branch to scale or drop); got skip=False, stage_weights="
+                f"{self.stage_weights!r}, stochastic_depth={self.stochastic_depth!r}"
+            )
         if self.batch_norm and self.batch_size < 2:
             raise ValueError(
                 f"batch_size must be at least 2 with batch_norm=True (BatchNorm cannot "
@@ -339,6 +357,93 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         """
         return cast("TrunkModel", self.model_).features(self._validate_X(X))
 
+    def reorder_stages(self, order: Any) -> _ResNetBase:
+        """A fitted copy whose blocks run in another order (Veit et al. 2016's reordering).
+
+        Parameters
+        ----------
+        order : sequence of int
+            A permutation of the stage numbers ``1..n_stages_``: ``order[i]`` is the stage that
+            runs i-th. Each block keeps its weights and its stage weight; later blocks see the
+            changed input, as in a lesion.
+
+        Returns
+        -------
+        estimator : same type as self
+            A new fitted estimator sharing the network; ``self`` is unchanged.
+        """
+        check_is_fitted(self)
+        model = cast("TrunkModel", self.model_)
+        n = model.n_stages
+        try:
+            numbers = [int(t) for t in order]
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"order must be a sequence of stage numbers 1..{n}, got {order!r}"
+            ) from None
+        if sorted(numbers) != list(range(1, n + 1)):
+            raise ValueError(f"order must be a permutation of 1..{n}, got {numbers}")
+        reordered = copy.copy(self)
+        index = [t - 1 for t in numbers]
+        reordered.model_ = type(model)(
+            model.start, [model.stages[i] for i in index], model.weights[index]
+        )
+        return reordered
+
+    def recalibrate_batch_norm(self, X: Any) -> _ResNetBase:
+        """A fitted copy whose BatchNorm statistics are re-estimated on ``X``.
+
+        The network is copied; every BatchNorm's running mean and variance are reset and
+        recomputed (a cumulative average over batches of ``batch_size`` rows) along the stages
+        the model runs, in their order, so that a lesioned or reordered model normalises with
+        the statistics of the features its blocks now see. Nothing else changes. Stochastic
+        depth stays in its eval form (branches scaled by ``p_t``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Rows to estimate the statistics on (at least 2; labels are not needed).
+
+        Returns
+        -------
+        estimator : same type as self
+            A new fitted estimator with its own network; ``self`` is unchanged.
+        """
+        import torch
+
+        from .nn import batch_slices
+
+        check_is_fitted(self)
+        if not self.batch_norm:
+            raise ValueError("recalibrate_batch_norm needs batch_norm=True; this model has none")
+        x_all = self._validate_X(X)
+        if len(x_all) < 2:
+            raise ValueError(
+                f"X needs at least 2 rows to estimate BatchNorm statistics, got {len(x_all)}"
+            )
+        new = copy.deepcopy(self)
+        module, model = new.module_, cast("TrunkModel", new.model_)
+        batch_norm = torch.nn.modules.batchnorm._BatchNorm
+        norms = [m for m in module.modules() if isinstance(m, batch_norm)]
+        momenta = [m.momentum for m in norms]
+        module.eval()
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # cumulative average over the batches
+            norm.train()
+        device = next(module.parameters()).device
+        with torch.no_grad():
+            for rows in batch_slices(len(x_all), self.batch_size):
+                z = module.stem(torch.as_tensor(x_all[rows], device=device))
+                for stage in model.stages:
+                    z = module.step(stage.index, z)[1]
+                if module.head is not None:
+                    module.head(z)
+        for norm, momentum in zip(norms, momenta, strict=True):
+            norm.momentum = momentum
+        module.eval()
+        return new
+
     # -- pickling through state dicts -----------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())
@@ -359,6 +464,11 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         load_module_bytes(self.module_, saved["state_dict"])
         self.module_.to(device).eval()
         self.model_ = self._build_model(saved["kept"])
+
+
+def _scalar(value: Any) -> float:
+    """A float from a Python number or a (possibly trainable) 0-d tensor."""
+    return float(value.detach()) if hasattr(value, "detach") else float(value)
 
 
 _RESNET_DOC = """
@@ -384,6 +494,17 @@ _RESNET_DOC = """
         (stages still telescope, with ``h_t = W (z_t - z_{t-1})``).
     batch_norm : bool, default=True
         BatchNorm inside the blocks and before the linear head (affine in eval mode).
+    stage_weights : {"fixed", "learned"}, default="fixed"
+        ``"fixed"``: ``z_t = z_{t-1} + f_t(z_{t-1})``. ``"learned"``: a trainable scalar per
+        block, ``z_t = z_{t-1} + alpha_t f_t(z_{t-1})``, initialised at 0 (ReZero, Bachlechner
+        et al. 2020), so that the network starts as ``F_0`` and ``stage_weights_`` are the
+        learned alphas. Needs ``skip=True``.
+    stochastic_depth : float, default=0.0
+        Drop probability ``p_L`` of the last block, in [0, 1) (Huang et al. 2016): block t of T
+        survives with ``p_t = 1 - t / T * p_L``. Training drops block t with probability
+        ``1 - p_t``, one draw per minibatch; prediction scales its branch by ``p_t`` (the
+        paper's form, not the inverted one), so ``p_t`` is part of ``stage_weights_``. Needs
+        ``skip=True``.
     lr : float, default=1e-3
         AdamW learning rate, > 0.
     weight_decay : float, default=1e-5
@@ -420,7 +541,10 @@ _RESNET_DOC = """
     n_stages_ : int
         Number of stages (blocks) in the model: ``n_stages``, fewer after ``drop_stages``.
     stage_weights_ : ndarray of shape (n_stages_,)
-        All ones: a block's contribution ``W f_t(z_{t-1})`` carries its own scale.
+        ``alpha_t p_t`` per stage: the learned alphas (``stage_weights="learned"``, else 1)
+        times the survival probabilities (``stochastic_depth``, else 1); all ones by default,
+        when a block's contribution ``W f_t(z_{t-1})`` carries its own scale. Row t of
+        ``stage_contributions`` is ``stage_weights_[t - 1] * W f_t(z_{t-1})``.
     train_score_ : ndarray of shape (n_epochs_,)
         Training loss per epoch (the weighted mean of the minibatch losses during that epoch, in
         train mode), in the ``fboost.losses`` conventions and the user's units.
@@ -446,7 +570,9 @@ _RESNET_DOC = """
     In eval mode the output telescopes exactly: ``stage_contributions(X).sum(axis=0)`` equals
     the network's raw output to float32 precision, ``staged_*`` apply the head to ``z_t`` (one
     forward pass for all t), and ``drop_stages([t])`` bypasses block t (``z_t = z_{t-1}``, later
-    blocks see the changed input). ``initialize(X, y)`` builds everything ``fit`` builds without
+    blocks see the changed input). ``reorder_stages(order)`` runs the blocks in another order
+    and ``recalibrate_batch_norm(X)`` re-estimates the BatchNorm statistics of a lesioned or
+    reordered copy. ``initialize(X, y)`` builds everything ``fit`` builds without
     training (the network at initialisation). Pickling stores the weights as a state dict and
     loads on CPU when CUDA is missing.
 """
