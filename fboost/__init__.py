@@ -12,6 +12,7 @@ from .function_space import FunctionalBoostingClassifier, FunctionalBoostingRegr
 from .losses import BinaryLogLoss, Loss, MultinomialLogLoss, SquaredError, get_loss
 from .neural_boosting import NeuralBoostingClassifier, NeuralBoostingRegressor
 from .resnet import ResNetClassifier, ResNetRegressor
+from .soft_boosting import SoftBoostingClassifier, SoftBoostingRegressor
 from .trees import TreeBoostingClassifier, TreeBoostingRegressor
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "BoostResNetRegressor",
     "BoostResNetClassifier",
     "NeuralBoostingClassifier",
+    "SoftBoostingRegressor",
+    "SoftBoostingClassifier",
     "Loss",
     "SquaredError",
     "BinaryLogLoss",

@@ -40,6 +40,43 @@ __all__ = ["ResNetRegressor", "ResNetClassifier"]
 _WIDTHS = {"mlp": (128, 256), "cnn": (64, 64)}
 
 
+def training_rows(
+    estimator: Any, data: PreparedData, y: np.ndarray
+) -> tuple[PreparedData, PreparedData | None]:
+    """The rows to train on and, with ``n_iter_no_change``, the held-out validation rows.
+
+    Reads ``n_iter_no_change``, ``validation_fraction``, ``random_state`` and
+    ``_can_stratify(y)`` of ``estimator`` (the torch estimators trained end to end by a
+    ``fboost.nn.Trainer``). Rows of zero weight take no part in training; errors name what is
+    at fault.
+    """
+    train, validation = data, None
+    if estimator.n_iter_no_change is not None:
+        X_tr, X_val, y_tr, y_val, w_tr, w_val = split_validation(
+            data.X,
+            data.y,
+            data.sample_weight,
+            fraction=estimator.validation_fraction,
+            random_state=estimator.random_state,
+            stratify=estimator._can_stratify(y),
+        )
+        if w_val.sum() <= 0:
+            raise ValueError(
+                "sample_weight is zero on every row held out by validation_fraction; "
+                "cannot early-stop on it"
+            )
+        train, validation = data.rows(X_tr, y_tr, w_tr), data.rows(X_val, y_val, w_val)
+    if not np.all(train.sample_weight > 0):  # rows of weight 0 take no part in training
+        keep = train.sample_weight > 0
+        train = train.rows(train.X[keep], train.y[keep], train.sample_weight[keep])
+    if len(train.X) < 2:
+        raise ValueError(
+            f"only {len(train.X)} training row(s) remain after holding out "
+            f"validation_fraction={estimator.validation_fraction}; need at least 2"
+        )
+    return train, validation
+
+
 class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
     _parameter_constraints: ClassVar[dict[str, Any]] = {
         **AdditiveEstimator._parameter_constraints,
@@ -261,35 +298,7 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
     def _training_rows(
         self, data: PreparedData, y: np.ndarray
     ) -> tuple[PreparedData, PreparedData | None]:
-        """The rows to train on and, with ``n_iter_no_change``, the held-out validation rows.
-
-        Rows of zero weight take no part in training; errors name what is at fault.
-        """
-        train, validation = data, None
-        if self.n_iter_no_change is not None:
-            X_tr, X_val, y_tr, y_val, w_tr, w_val = split_validation(
-                data.X,
-                data.y,
-                data.sample_weight,
-                fraction=self.validation_fraction,
-                random_state=self.random_state,
-                stratify=self._can_stratify(y),
-            )
-            if w_val.sum() <= 0:
-                raise ValueError(
-                    "sample_weight is zero on every row held out by validation_fraction; "
-                    "cannot early-stop on it"
-                )
-            train, validation = data.rows(X_tr, y_tr, w_tr), data.rows(X_val, y_val, w_val)
-        if not np.all(train.sample_weight > 0):  # rows of weight 0 take no part in training
-            keep = train.sample_weight > 0
-            train = train.rows(train.X[keep], train.y[keep], train.sample_weight[keep])
-        if len(train.X) < 2:
-            raise ValueError(
-                f"only {len(train.X)} training row(s) remain after holding out "
-                f"validation_fraction={self.validation_fraction}; need at least 2"
-            )
-        return train, validation
+        return training_rows(self, data, y)
 
     def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> None:
         import torch
