@@ -23,7 +23,7 @@ inputs after each removal (``lesion_study(recalibrate=True)``), which separates 
 function from the shift of the statistics the later blocks normalise with; and reordered
 (``reorder_study``: k random pairs of blocks swapped, ``n_repeats`` draws per k).
 
-A depth sweep (``sweep_depths``, the first two seeds) trains residual networks with fixed and
+A depth sweep (``sweep_depths``, the first ``sweep_seeds`` seeds) trains residual networks with fixed and
 with learned stage weights (``stage_weights="learned"``: ``z_t = z_{t-1} + alpha_t f_t``,
 ``alpha_t`` from 0, ReZero) and plain networks of each depth: the learned ``alpha_t`` of each
 block after training, and the test score against depth.
@@ -87,6 +87,7 @@ class Config(StudyConfig):
     stochastic_depth: float = 0.5  # p_L of the stochastic-depth ResNet (Huang et al. 2016)
     swaps: tuple[int, ...] = (1, 2, 4, 8, 16)  # pairs of blocks swapped in the reorder study
     sweep_depths: tuple[int, ...] = (2, 4, 8, 16, 24)  # depths of the stage-weight sweep
+    sweep_seeds: int = 2  # the sweep repeats over the first this many seeds
 
 
 SIZES = {
@@ -114,6 +115,7 @@ SIZES = {
         n_repeats=10,
         swaps=(1, 2, 4, 8),
         sweep_depths=(2, 6, 12),
+        sweep_seeds=1,
     ),
     "full": Config(name="full", seeds=(0, 1, 2, 3, 4)),
 }
@@ -170,7 +172,7 @@ def main(config: Config, output: Path) -> dict[str, Any]:
 
     data = load_dataset(config.dataset, n_train=config.n_train, n_test=config.n_test)
     ks = [k for k in config.ks if k <= config.n_stages]
-    sweep_seeds = config.seeds[:2]
+    sweep_seeds = config.seeds[: config.sweep_seeds]
     frames, recalibrated, reordered = [], [], []
     total = len(config.seeds) * len(MODELS) + len(sweep_seeds) * len(config.sweep_depths) * 3
     with progress(total, verbose=config.verbose, desc="lesion") as bar:

@@ -136,10 +136,10 @@ def _check_lesion(path: Path, metrics: dict) -> None:
     # depth sweep: one alpha per block of every learned ResNet, a score per network
     sweep = pd.read_csv(path / "stage_weights.csv")
     alphas = sweep[sweep["stage"].notna()]
-    assert len(alphas) == 2 * sum(config.sweep_depths)
+    assert len(alphas) == config.sweep_seeds * sum(config.sweep_depths)
     assert (alphas["alpha"].abs() > 0).all()  # trained away from the ReZero init
     scores = sweep[sweep["variant"].notna()]
-    assert len(scores) == 2 * len(config.sweep_depths) * len(lesion.SWEEP)
+    assert len(scores) == config.sweep_seeds * len(config.sweep_depths) * len(lesion.SWEEP)
     assert set(metrics["depth_sweep"]["score"]) == {v for v, _, _ in lesion.SWEEP}
 
 
