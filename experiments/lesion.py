@@ -23,8 +23,8 @@ inputs after each removal (``lesion_study(recalibrate=True)``), which separates 
 function from the shift of the statistics the later blocks normalise with; and reordered
 (``reorder_study``: k random pairs of blocks swapped, ``n_repeats`` draws per k).
 
-A depth sweep (``sweep_depths``, the first ``sweep_seeds`` seeds) trains residual networks with fixed and
-with learned stage weights (``stage_weights="learned"``: ``z_t = z_{t-1} + alpha_t f_t``,
+A depth sweep (``sweep_depths``, the first ``sweep_seeds`` seeds) trains residual networks with
+fixed and with learned stage weights (``stage_weights="learned"``: ``z_t = z_{t-1} + alpha_t f_t``,
 ``alpha_t`` from 0, ReZero) and plain networks of each depth: the learned ``alpha_t`` of each
 block after training, and the test score against depth.
 
