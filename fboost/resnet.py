@@ -390,7 +390,8 @@ _RESNET_DOC = """
         ``"fixed"``: ``z_t = z_{t-1} + f_t(z_{t-1})``. ``"learned"``: a trainable scalar per
         block, ``z_t = z_{t-1} + alpha_t f_t(z_{t-1})``, initialised at 0 (ReZero, Bachlechner
         et al. 2020), so that the network starts as ``F_0`` and ``stage_weights_`` are the
-        learned alphas. Needs ``skip=True``.
+        learned alphas. Needs ``skip=True``. Unlike ReZero, the blocks keep their BatchNorm
+        (``batch_norm``).
     stochastic_depth : float, default=0.0
         Drop probability ``p_L`` of the last block, in [0, 1) (Huang et al. 2016): block t of T
         survives with ``p_t = 1 - t / T * p_L``. Training drops block t with probability

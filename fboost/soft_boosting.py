@@ -291,7 +291,12 @@ _SOFT_BOOSTING_DOC = """
     2020, Algorithm 1). Departures: ``F_0`` is the loss's optimal constant (the paper and
     torchensemble start from 0; it only shifts the first learner's target); the objective is
     a mean over the batch (torchensemble's default sums, a scale AdamW barely sees); targets
-    are detached as in the paper (torchensemble lets the gradient flow into them).
+    are detached as in the paper (torchensemble lets the gradient flow into them, which also
+    trains every partial sum towards ``y``). Measured by ``python -m bench soft_boosting``
+    (10 learners of 2 x 32 units, 40 epochs, the same learners and optimizer): digits test
+    accuracy 0.983 here, 0.989 with torchensemble; friedman1 (3,200 rows) test R^2 0.940 and
+    0.940. Early in training the detached targets learn slower: after 5 epochs on 800 rows,
+    R^2 0.28 here against 0.60 (``--quick``).
 
     Stage t is learner t: ``stage_contributions`` row t is ``s * o_t(x)`` and the rows sum to
     ``decision_function`` (``predict`` for regression) exactly; ``staged_predict`` is the sum
