@@ -1,7 +1,6 @@
 """Pieces the torch estimators trained by a ``fboost.nn.Trainer`` share.
 
 - ``training_rows``: the training rows and the early-stopping hold-out;
-- ``_StandardisedTarget``, ``_ClassCodes``: regression and classification targets;
 - ``TrunkEdits``: a fitted residual network with its blocks reordered
   (``reorder_stages``) or its BatchNorm statistics re-estimated (``recalibrate_batch_norm``).
 """
@@ -158,43 +157,3 @@ class TrunkEdits:
             norm.momentum = momentum
         module.eval()
         return new
-
-
-class _StandardisedTarget:
-    """Regression targets: standardised for the network, predictions in the target's units.
-
-    (Shared by the regressors of ``fboost.resnet``, ``fboost.boostresnet`` and
-    ``fboost.soft_boosting``.)
-    """
-
-    y_mean_: float
-    y_scale_: float
-
-    def _output_units(self) -> tuple[float, float]:
-        return self.y_mean_, self.y_scale_
-
-    def _fit_target(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
-        mean = float(np.average(y, weights=sample_weight))
-        std = float(np.sqrt(np.average((y - mean) ** 2, weights=sample_weight)))
-        self.y_mean_ = mean
-        self.y_scale_ = std if std > 1e-12 * max(1.0, abs(mean)) else 1.0
-        return ((y - mean) / self.y_scale_).astype(np.float32)
-
-
-class _ClassCodes:
-    """Classification targets: int64 class codes; a stratified split where every class allows it.
-
-    (Shared by the classifiers of ``fboost.resnet``, ``fboost.boostresnet`` and
-    ``fboost.soft_boosting``.)
-    """
-
-    validation_fraction: float
-
-    def _fit_target(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
-        return y.astype(np.int64)
-
-    def _can_stratify(self, y: np.ndarray) -> bool:
-        counts = np.bincount(y)
-        counts = counts[counts > 0]
-        n_val = int(np.ceil(self.validation_fraction * len(y)))
-        return bool(counts.min() >= 2 and min(n_val, len(y) - n_val) >= len(counts))

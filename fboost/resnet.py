@@ -25,7 +25,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._persist import SharedModuleCopy, load_module_bytes, loadable_device, module_bytes
-from ._torch_tools import TrunkEdits, _ClassCodes, _StandardisedTarget, training_rows
+from ._torch_tools import TrunkEdits, training_rows
 from ._training import seed_from
 from .additive import AdditiveModel
 from .base import AdditiveClassifierMixin, AdditiveEstimator, AdditiveRegressorMixin
@@ -36,8 +36,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ResNetRegressor", "ResNetClassifier"]
 
-# shared with fboost.boostresnet and fboost.soft_boosting (defined in fboost._torch_tools)
-_SHARED = (_ClassCodes, _StandardisedTarget, training_rows)
 
 #: default widths per architecture: (d_block, d_hidden)
 _WIDTHS = {"mlp": (128, 256), "cnn": (64, 64)}
@@ -469,6 +467,44 @@ _RESNET_DOC = """
     training (the network at initialisation). Pickling stores the weights as a state dict and
     loads on CPU when CUDA is missing.
 """
+
+
+class _StandardisedTarget:
+    """Regression targets: standardised for the network, predictions in the target's units.
+
+    (Shared by the regressors of ``fboost.resnet`` and ``fboost.boostresnet``.)
+    """
+
+    y_mean_: float
+    y_scale_: float
+
+    def _output_units(self) -> tuple[float, float]:
+        return self.y_mean_, self.y_scale_
+
+    def _fit_target(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+        mean = float(np.average(y, weights=sample_weight))
+        std = float(np.sqrt(np.average((y - mean) ** 2, weights=sample_weight)))
+        self.y_mean_ = mean
+        self.y_scale_ = std if std > 1e-12 * max(1.0, abs(mean)) else 1.0
+        return ((y - mean) / self.y_scale_).astype(np.float32)
+
+
+class _ClassCodes:
+    """Classification targets: int64 class codes; a stratified split where every class allows it.
+
+    (Shared by the classifiers of ``fboost.resnet`` and ``fboost.boostresnet``.)
+    """
+
+    validation_fraction: float
+
+    def _fit_target(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+        return y.astype(np.int64)
+
+    def _can_stratify(self, y: np.ndarray) -> bool:
+        counts = np.bincount(y)
+        counts = counts[counts > 0]
+        n_val = int(np.ceil(self.validation_fraction * len(y)))
+        return bool(counts.min() >= 2 and min(n_val, len(y) - n_val) >= len(counts))
 
 
 class ResNetRegressor(RegressorMixin, AdditiveRegressorMixin, _StandardisedTarget, _ResNetBase):

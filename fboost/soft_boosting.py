@@ -26,10 +26,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ._persist import SharedModuleCopy, load_module_bytes, loadable_device, module_bytes
-from ._torch_tools import _ClassCodes, _StandardisedTarget, training_rows
+from ._torch_tools import training_rows
 from ._training import seed_from
 from .additive import AdditiveModel
 from .base import AdditiveClassifierMixin, AdditiveEstimator, AdditiveRegressorMixin
+from .resnet import _ClassCodes, _StandardisedTarget
 
 if TYPE_CHECKING:  # pragma: no cover
     from .nn._inputs import PreparedData
