@@ -13,6 +13,21 @@ removed, then k random stages removed (``n_repeats`` subsets per k).
   one tree per class) and a large learning rate, so that T rounds fit the data. Removing
   round t subtracts its contribution ``alpha_t h_t``.
 
+- **ResNet (stochastic depth)**: the ResNet trained with ``stochastic_depth`` (Huang et al.
+  2016: block t of T is dropped with probability ``t / T * p_L`` per minibatch, ``p_L = 0.5``;
+  at test time its branch is scaled by its survival probability). Huang et al. train with
+  lesions of this kind, so lesions should hurt it less.
+
+The networks are also lesioned with their BatchNorm statistics re-estimated on the test
+inputs after each removal (``lesion_study(recalibrate=True)``), which separates a block's
+function from the shift of the statistics the later blocks normalise with; and reordered
+(``reorder_study``: k random pairs of blocks swapped, ``n_repeats`` draws per k).
+
+A depth sweep (``sweep_depths``, the first ``sweep_seeds`` seeds) trains residual networks with
+fixed and with learned stage weights (``stage_weights="learned"``: ``z_t = z_{t-1} + alpha_t f_t``,
+``alpha_t`` from 0, ReZero) and plain networks of each depth: the learned ``alpha_t`` of each
+block after training, and the test score against depth.
+
 Veit et al. found that a ResNet degrades smoothly when blocks are removed, while a plain net
 collapses to chance; a GBM, an explicit ensemble, is the reference point of "behaves like an
 ensemble". Data: ``digits`` by default (1,797 8x8 images as 64 features, 10 classes, a fixed
@@ -22,7 +37,11 @@ seed and the random lesion subsets; the data split is fixed (LightGBM without su
 deterministic, so the GBM's spread over seeds is 0).
 
 Files: ``lesion.csv`` (one row per seed, model and lesioned model: the columns of
-``lesion_study`` plus ``seed``) and ``lesion.png`` (scores averaged over seeds).
+``lesion_study`` plus ``seed``), ``lesion_recalibrated.csv`` (the networks' lesions with
+BatchNorm re-estimated), ``reorder.csv`` (``reorder_study`` plus ``seed``), ``stage_weights.csv``
+(the depth sweep: one row per learned ``alpha_t``, one per network's test score) and the
+figures ``lesion.png``, ``lesion_recalibrated.png``, ``reorder.png`` and ``stage_weights.png``
+(scores averaged over seeds).
 """
 
 from __future__ import annotations
@@ -38,7 +57,14 @@ from ._runner import StudyConfig
 
 __all__ = ["Config", "SIZES", "main", "MODELS"]
 
-MODELS = ("ResNet", "plain net", "GBM")
+MODELS = ("ResNet", "ResNet (stochastic depth)", "plain net", "GBM")
+NETWORKS = MODELS[:3]
+#: the depth sweep's networks: (label, skip, stage_weights)
+SWEEP = (
+    ("residual", True, "fixed"),
+    ("residual, learned alpha", True, "learned"),
+    ("plain", False, "fixed"),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +83,11 @@ class Config(StudyConfig):
     gbm_learning_rate: float = 0.3
     gbm_num_leaves: int = 8
     ks: tuple[int, ...] = (1, 2, 4, 8, 16)  # numbers of random stages removed
-    n_repeats: int = 20  # random subsets per k
+    n_repeats: int = 20  # random subsets per k (and random reorderings per number of swaps)
+    stochastic_depth: float = 0.5  # p_L of the stochastic-depth ResNet (Huang et al. 2016)
+    swaps: tuple[int, ...] = (1, 2, 4, 8, 16)  # pairs of blocks swapped in the reorder study
+    sweep_depths: tuple[int, ...] = (2, 4, 8, 16, 24)  # depths of the stage-weight sweep
+    sweep_seeds: int = 2  # the sweep repeats over the first this many seeds
 
 
 SIZES = {
@@ -73,15 +103,33 @@ SIZES = {
         lr=3e-3,
         ks=(1, 2),
         n_repeats=3,
+        swaps=(1, 2),
+        sweep_depths=(2, 4),
     ),
     "quick": Config(
-        name="quick", seeds=(0, 1, 2), n_stages=12, max_epochs=30, ks=(1, 2, 4, 8), n_repeats=10
+        name="quick",
+        seeds=(0, 1, 2),
+        n_stages=12,
+        max_epochs=30,
+        ks=(1, 2, 4, 8),
+        n_repeats=10,
+        swaps=(1, 2, 4, 8),
+        sweep_depths=(2, 6, 12),
+        sweep_seeds=1,
     ),
     "full": Config(name="full", seeds=(0, 1, 2, 3, 4)),
 }
 
 
-def _model(config: Config, task: str, name: str, seed: int) -> Any:
+def _model(
+    config: Config,
+    task: str,
+    name: str,
+    seed: int,
+    *,
+    n_stages: int | None = None,
+    stage_weights: str = "fixed",
+) -> Any:
     from fboost import (
         ResNetClassifier,
         ResNetRegressor,
@@ -101,13 +149,15 @@ def _model(config: Config, task: str, name: str, seed: int) -> Any:
     net = ResNetRegressor if regression else ResNetClassifier
     return net(
         architecture="mlp",
-        n_stages=config.n_stages,
+        n_stages=config.n_stages if n_stages is None else n_stages,
         d_block=config.d_block,
         d_hidden=config.d_hidden,
         dropout1=0.0,
         dropout2=0.0,
-        skip=name == "ResNet",
+        skip=name != "plain net",
         batch_norm=True,
+        stage_weights=stage_weights,
+        stochastic_depth=config.stochastic_depth if name == "ResNet (stochastic depth)" else 0.0,
         lr=config.lr,
         batch_size=config.batch_size,
         max_epochs=config.max_epochs,
@@ -117,38 +167,124 @@ def _model(config: Config, task: str, name: str, seed: int) -> Any:
 
 
 def main(config: Config, output: Path) -> dict[str, Any]:
-    from fboost.analysis import lesion_study
+    from fboost.analysis import lesion_study, reorder_study
     from fboost.datasets import load_dataset
 
     data = load_dataset(config.dataset, n_train=config.n_train, n_test=config.n_test)
     ks = [k for k in config.ks if k <= config.n_stages]
-    frames = []
-    with progress(len(config.seeds) * len(MODELS), verbose=config.verbose, desc="lesion") as bar:
+    sweep_seeds = config.seeds[: config.sweep_seeds]
+    frames, recalibrated, reordered = [], [], []
+    total = len(config.seeds) * len(MODELS) + len(sweep_seeds) * len(config.sweep_depths) * 3
+    with progress(total, verbose=config.verbose, desc="lesion") as bar:
         for seed in config.seeds:
             for name in MODELS:
                 model = _model(config, data.task, name, seed).fit(data.X_train, data.y_train)
-                frame = lesion_study(
-                    model,
-                    data.X_test,
-                    data.y_test,
-                    k=ks,
-                    n_repeats=config.n_repeats,
-                    random_state=seed,
-                )
-                frame["model"] = name
-                frame.insert(0, "seed", seed)
-                frames.append(frame)
+                options = {"k": ks, "n_repeats": config.n_repeats, "random_state": seed}
+                runs = [(frames, lesion_study(model, data.X_test, data.y_test, **options))]
+                if name in NETWORKS:
+                    again = lesion_study(
+                        model, data.X_test, data.y_test, recalibrate=True, **options
+                    )
+                    swaps = [0, *config.swaps]
+                    reorder = reorder_study(
+                        model,
+                        data.X_test,
+                        data.y_test,
+                        k=swaps,
+                        n_repeats=config.n_repeats,
+                        random_state=seed,
+                    )
+                    runs += [(recalibrated, again), (reordered, reorder)]
+                for target, frame in runs:
+                    frame["model"] = name
+                    frame.insert(0, "seed", seed)
+                    target.append(frame)
                 bar.update()
+        sweep = _depth_sweep(config, data, sweep_seeds, bar)
     table = pd.concat(frames, ignore_index=True)
+    table_recalibrated = pd.concat(recalibrated, ignore_index=True)
+    table_reorder = pd.concat(reordered, ignore_index=True)
     write_csv(table, output, "lesion.csv")
+    write_csv(table_recalibrated, output, "lesion_recalibrated.csv")
+    write_csv(table_reorder, output, "reorder.csv")
+    write_csv(sweep, output, "stage_weights.csv")
     chance = None if data.n_classes is None else 1.0 / data.n_classes
-    figure = plot_lesion(table, config, chance)
-    per_seed = _per_seed(table, ks)
+    per_seed = _per_seed(table, ks, MODELS)
+    per_seed_recalibrated = _per_seed(table_recalibrated, ks, NETWORKS)
+    figures = [
+        save_figure(plot_lesion(table, config, chance), output, "lesion.png"),
+        save_figure(
+            plot_lesion_recalibrated(table, table_recalibrated, config, chance),
+            output,
+            "lesion_recalibrated.png",
+        ),
+        save_figure(plot_reorder(table_reorder, config, chance), output, "reorder.png"),
+        save_figure(plot_sweep(sweep, config), output, "stage_weights.png"),
+    ]
+    metrics = {"seeds": list(config.seeds), "score": "test " + _score_name(data.task)}
     return {
-        "metrics": {"seeds": list(config.seeds), "score": "test " + _score_name(data.task)}
-        | per_seed,
-        "table": _table_rows(per_seed, ks),
-        "figures": [save_figure(figure, output, "lesion.png")],
+        "metrics": metrics
+        | per_seed
+        | {
+            "recalibrated": per_seed_recalibrated,
+            "reorder_mean": _reorder_means(table_reorder),
+            "depth_sweep": _sweep_means(sweep),
+        },
+        "table": _table_rows(per_seed, ks, MODELS)
+        + _table_rows(per_seed_recalibrated, ks, NETWORKS, suffix=", BN re-estimated"),
+        "figures": figures,
+    }
+
+
+def _depth_sweep(config: Config, data: Any, seeds: tuple[int, ...], bar: Any) -> pd.DataFrame:
+    """Residual (fixed and learned stage weights) and plain networks at every sweep depth."""
+    rows: list[dict[str, Any]] = []
+    for seed in seeds:
+        for depth in config.sweep_depths:
+            for variant, skip, stage_weights in SWEEP:
+                name = "ResNet" if skip else "plain net"
+                model = _model(
+                    config, data.task, name, seed, n_stages=depth, stage_weights=stage_weights
+                ).fit(data.X_train, data.y_train)
+                score = float(model.score(data.X_test, data.y_test))
+                rows.append({"seed": seed, "depth": depth, "variant": variant, "score": score})
+                if stage_weights == "learned":
+                    rows += [
+                        {"seed": seed, "depth": depth, "stage": t, "alpha": float(alpha)}
+                        for t, alpha in enumerate(model.stage_weights_, start=1)
+                    ]
+                bar.update()
+    frame = pd.DataFrame(rows, columns=["seed", "depth", "variant", "score", "stage", "alpha"])
+    return frame.astype({"stage": "Int64"})
+
+
+def _reorder_means(table: pd.DataFrame) -> dict[str, dict[str, list[Any]]]:
+    """``{model: {k: [mean score per seed]}}`` of the reorder study."""
+    out: dict[str, dict[str, list[Any]]] = {}
+    for name, rows in table.groupby("model", sort=False):
+        means = rows.groupby(["k", "seed"])["score"].mean()
+        out[str(name)] = {
+            str(k): [json_number(v) for v in means.loc[k].tolist()]
+            for k in means.index.get_level_values("k").unique()
+        }
+    return out
+
+
+def _sweep_means(sweep: pd.DataFrame) -> dict[str, Any]:
+    """Mean test score per variant and depth, and mean ``|alpha_t|`` per depth and stage."""
+    scores = sweep[sweep["variant"].notna()]
+    alphas = sweep[sweep["stage"].notna()]
+    return {
+        "score": {
+            str(v): {str(d): json_number(s) for d, s in g.groupby("depth")["score"].mean().items()}
+            for v, g in scores.groupby("variant", sort=False)
+        },
+        "abs_alpha": {
+            str(d): [
+                json_number(a) for a in g.groupby("stage")["alpha"].apply(lambda a: a.abs().mean())
+            ]
+            for d, g in alphas.groupby("depth")
+        },
     }
 
 
@@ -156,11 +292,11 @@ def _score_name(task: str) -> str:
     return "R^2" if task == "regression" else "accuracy"
 
 
-def _per_seed(table: pd.DataFrame, ks: list[int]) -> dict[str, Any]:
+def _per_seed(table: pd.DataFrame, ks: list[int], models: tuple[str, ...]) -> dict[str, Any]:
     """``{"intact": {model: [per seed]}, "single_mean": ..., "single_min": ...,
     "random_mean": {model: {k: [per seed]}}}``."""
     out: dict[str, Any] = {"intact": {}, "single_mean": {}, "single_min": {}, "random_mean": {}}
-    for name in MODELS:
+    for name in models:
         rows = table[table["model"] == name]
         by_seed = rows.groupby("seed", sort=False)
         out["intact"][name] = [
@@ -179,13 +315,15 @@ def _per_seed(table: pd.DataFrame, ks: list[int]) -> dict[str, Any]:
     return out
 
 
-def _table_rows(per_seed: dict[str, Any], ks: list[int]) -> list[dict[str, Any]]:
+def _table_rows(
+    per_seed: dict[str, Any], ks: list[int], models: tuple[str, ...], suffix: str = ""
+) -> list[dict[str, Any]]:
     rows = []
-    for name in MODELS:
+    for name in models:
         intact, intact_sd = mean_sd(per_seed["intact"][name])
         single, single_sd = mean_sd(per_seed["single_mean"][name])
         row: dict[str, Any] = {
-            "model": name,
+            "model": name + suffix,
             "intact": intact,
             "intact sd": intact_sd,
             "1 removed (mean over stages)": single,
@@ -224,5 +362,48 @@ def plot_lesion(table: pd.DataFrame, config: Config, chance: float | None) -> An
     figure.suptitle(
         f"Lesion study on {config.dataset} (T = {config.n_stages} stages; test score, mean "
         f"over {len(config.seeds)} seeds)"
+    )
+    return figure
+
+
+def plot_lesion_recalibrated(
+    table: pd.DataFrame, recalibrated: pd.DataFrame, config: Config, chance: float | None
+) -> Any:
+    """The networks' lesions, plain and with BatchNorm statistics re-estimated after removal."""
+    plain = table[table["model"].isin(NETWORKS)].copy()
+    again = recalibrated.copy()
+    again["model"] = again["model"] + ", BN re-estimated"
+    figure = plot_lesion(pd.concat([plain, again], ignore_index=True), config, chance)
+    figure.suptitle(
+        f"Lesions with and without BatchNorm statistics re-estimated on the test inputs "
+        f"({config.dataset}, T = {config.n_stages}, mean over {len(config.seeds)} seeds)"
+    )
+    return figure
+
+
+def plot_reorder(table: pd.DataFrame, config: Config, chance: float | None) -> Any:
+    """:func:`fboost.plotting.plot_reorder_study` over seeds, one curve per network."""
+    from fboost.plotting import plot_reorder_study
+
+    figure = plot_reorder_study(table, hue="model", figsize=(10.0, 4.0))
+    if chance is not None:
+        for ax in figure.axes:
+            ax.axhline(chance, color="0.5", ls=":", lw=1)
+    figure.suptitle(
+        f"Reordering: k random pairs of blocks swapped ({config.dataset}, T = "
+        f"{config.n_stages}; {config.n_repeats} draws per k and seed, {len(config.seeds)} seeds)"
+    )
+    return figure
+
+
+def plot_sweep(sweep: pd.DataFrame, config: Config) -> Any:
+    """:func:`fboost.plotting.plot_stage_weights` on the depth sweep."""
+    from fboost.plotting import plot_stage_weights
+
+    figure = plot_stage_weights(sweep, figsize=(10.0, 4.0))
+    seeds = sweep["seed"].nunique()
+    figure.suptitle(
+        f"Learned stage weights and depth ({config.dataset}; {config.max_epochs} epochs, "
+        f"mean over {seeds} seeds)"
     )
     return figure

@@ -26,6 +26,7 @@ from .losses import (
 from .neural_boosting import NeuralBoostingClassifier, NeuralBoostingRegressor
 from .resfgb import ResFGBClassifier, ResFGBRegressor
 from .resnet import ResNetClassifier, ResNetRegressor
+from .soft_boosting import SoftBoostingClassifier, SoftBoostingRegressor
 from .trees import TreeBoostingClassifier, TreeBoostingRegressor
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "BoostResNetRegressor",
     "BoostResNetClassifier",
     "NeuralBoostingClassifier",
+    "SoftBoostingRegressor",
+    "SoftBoostingClassifier",
     "Loss",
     "SquaredError",
     "BinaryLogLoss",

@@ -2,7 +2,9 @@
 
 A ResNet ``z_0 = stem(x)``, ``z_t = z_{t-1} + f_t(z_{t-1})`` with an affine head telescopes into
 ``F(x) = head(z_0) + sum_t W f_t(z_{t-1})`` (He et al. 2016, eq. 4): ``F_0 = head(z_0)`` and
-``alpha_t h_t = W f_t(z_{t-1})`` with ``alpha_t = 1``. ``ResNetRegressor`` and
+``alpha_t h_t = W f_t(z_{t-1})`` with ``alpha_t = 1``; with ``stage_weights="learned"`` each
+branch has its own ``alpha_t`` (ReZero), and ``stochastic_depth`` scales it by the block's
+survival probability at prediction time. ``ResNetRegressor`` and
 ``ResNetClassifier`` train ``fboost.nn.TabularResNet`` (``architecture="mlp"``) or
 ``fboost.nn.ConvResNet`` (``architecture="cnn"``) with AdamW and early stopping, and expose
 that sum through the shared surface (``stage_contributions``, ``staged_predict``,
@@ -23,7 +25,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._persist import SharedModuleCopy, load_module_bytes, loadable_device, module_bytes
-from ._training import seed_from, split_validation
+from ._torch_tools import TrunkEdits, training_rows
+from ._training import seed_from
 from .additive import AdditiveModel
 from .base import AdditiveClassifierMixin, AdditiveEstimator, AdditiveRegressorMixin
 from .losses import Loss, SquaredError
@@ -34,11 +37,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ResNetRegressor", "ResNetClassifier"]
 
+
 #: default widths per architecture: (d_block, d_hidden)
 _WIDTHS = {"mlp": (128, 256), "cnn": (64, 64)}
 
 
-class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
+class _ResNetBase(TrunkEdits, SharedModuleCopy, AdditiveEstimator):
     _parameter_constraints: ClassVar[dict[str, Any]] = {
         **AdditiveEstimator._parameter_constraints,
         "architecture": [StrOptions({"mlp", "cnn"})],
@@ -49,12 +53,18 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         "dropout2": [Interval(Real, 0, 1, closed="left")],
         "skip": ["boolean"],
         "batch_norm": ["boolean"],
+        "stage_weights": [StrOptions({"fixed", "learned"})],
+        "stochastic_depth": [Interval(Real, 0, 1, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "device": "no_validation",  # checked by resolve_device in fit
     }
+
+    #: what subclasses without these parameters get (BoostResNet: fixed weights, no drops)
+    stage_weights: str = "fixed"
+    stochastic_depth: float = 0.0
 
     model_: AdditiveModel
     module_: ResidualTrunk
@@ -73,6 +83,8 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         dropout2: float = 0.0,
         skip: bool = True,
         batch_norm: bool = True,
+        stage_weights: str = "fixed",
+        stochastic_depth: float = 0.0,
         lr: float = 1e-3,
         weight_decay: float = 1e-5,
         batch_size: int = 128,
@@ -95,6 +107,8 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         self.dropout2 = dropout2
         self.skip = skip
         self.batch_norm = batch_norm
+        self.stage_weights = stage_weights
+        self.stochastic_depth = stochastic_depth
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -177,6 +191,8 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
             "dropout2": self.dropout2,
             "skip": self.skip,
             "batch_norm": self.batch_norm,
+            "stage_weights": self.stage_weights,
+            "stochastic_depth": self.stochastic_depth,
         }
 
     def _build_module(self) -> ResidualTrunk:
@@ -192,7 +208,8 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         start = TrunkStart(self.module_, np.atleast_1d(offset).astype(np.float64), scale)
         kept = list(range(len(self.module_.blocks))) if kept is None else kept
         stages = [BlockStage(start, index) for index in kept]
-        return TrunkModel(start, stages, np.ones(len(stages)))
+        weights = [_scalar(self.module_.branch_weight(index)) for index in kept]
+        return TrunkModel(start, stages, np.asarray(weights, dtype=np.float64))
 
     def initialize(self, X: Any, y: Any, sample_weight: Any = None) -> _ResNetBase:
         """Build everything ``fit`` builds, and train nothing.
@@ -221,6 +238,12 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         from .nn._inputs import PreparedData, cuda_devices, resolve_device, standardisation
 
         device = resolve_device(self.device)
+        if not self.skip and (self.stage_weights == "learned" or self.stochastic_depth > 0):
+            raise ValueError(
+                "stage_weights='learned' and stochastic_depth > 0 need skip=True (a plain block "
+                f"has no branch to scale or drop); got skip=False, stage_weights="
+                f"{self.stage_weights!r}, stochastic_depth={self.stochastic_depth!r}"
+            )
         if self.batch_norm and self.batch_size < 2:
             raise ValueError(
                 f"batch_size must be at least 2 with batch_norm=True (BatchNorm cannot "
@@ -248,35 +271,7 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
     def _training_rows(
         self, data: PreparedData, y: np.ndarray
     ) -> tuple[PreparedData, PreparedData | None]:
-        """The rows to train on and, with ``n_iter_no_change``, the held-out validation rows.
-
-        Rows of zero weight take no part in training; errors name what is at fault.
-        """
-        train, validation = data, None
-        if self.n_iter_no_change is not None:
-            X_tr, X_val, y_tr, y_val, w_tr, w_val = split_validation(
-                data.X,
-                data.y,
-                data.sample_weight,
-                fraction=self.validation_fraction,
-                random_state=self.random_state,
-                stratify=self._can_stratify(y),
-            )
-            if w_val.sum() <= 0:
-                raise ValueError(
-                    "sample_weight is zero on every row held out by validation_fraction; "
-                    "cannot early-stop on it"
-                )
-            train, validation = data.rows(X_tr, y_tr, w_tr), data.rows(X_val, y_val, w_val)
-        if not np.all(train.sample_weight > 0):  # rows of weight 0 take no part in training
-            keep = train.sample_weight > 0
-            train = train.rows(train.X[keep], train.y[keep], train.sample_weight[keep])
-        if len(train.X) < 2:
-            raise ValueError(
-                f"only {len(train.X)} training row(s) remain after holding out "
-                f"validation_fraction={self.validation_fraction}; need at least 2"
-            )
-        return train, validation
+        return training_rows(self, data, y)
 
     def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> None:
         import torch
@@ -379,6 +374,11 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         self.model_ = self._build_model(saved["kept"])
 
 
+def _scalar(value: Any) -> float:
+    """A float from a Python number or a (possibly trainable) 0-d tensor."""
+    return float(value.detach()) if hasattr(value, "detach") else float(value)
+
+
 _RESNET_DOC = """
     Parameters
     ----------
@@ -402,6 +402,18 @@ _RESNET_DOC = """
         (stages still telescope, with ``h_t = W (z_t - z_{t-1})``).
     batch_norm : bool, default=True
         BatchNorm inside the blocks and before the linear head (affine in eval mode).
+    stage_weights : {"fixed", "learned"}, default="fixed"
+        ``"fixed"``: ``z_t = z_{t-1} + f_t(z_{t-1})``. ``"learned"``: a trainable scalar per
+        block, ``z_t = z_{t-1} + alpha_t f_t(z_{t-1})``, initialised at 0 (ReZero, Bachlechner
+        et al. 2020), so that the network starts as ``F_0`` and ``stage_weights_`` are the
+        learned alphas. Needs ``skip=True``. Unlike ReZero, the blocks keep their BatchNorm
+        (``batch_norm``).
+    stochastic_depth : float, default=0.0
+        Drop probability ``p_L`` of the last block, in [0, 1) (Huang et al. 2016): block t of T
+        survives with ``p_t = 1 - t / T * p_L``. Training drops block t with probability
+        ``1 - p_t``, one draw per minibatch; prediction scales its branch by ``p_t`` (the
+        paper's form, not the inverted one), so ``p_t`` is part of ``stage_weights_``. Needs
+        ``skip=True``.
     lr : float, default=1e-3
         AdamW learning rate, > 0.
     weight_decay : float, default=1e-5
@@ -448,7 +460,10 @@ _RESNET_DOC = """
     n_stages_ : int
         Number of stages (blocks) in the model: ``n_stages``, fewer after ``drop_stages``.
     stage_weights_ : ndarray of shape (n_stages_,)
-        All ones: a block's contribution ``W f_t(z_{t-1})`` carries its own scale.
+        ``alpha_t p_t`` per stage: the learned alphas (``stage_weights="learned"``, else 1)
+        times the survival probabilities (``stochastic_depth``, else 1); all ones by default,
+        when a block's contribution ``W f_t(z_{t-1})`` carries its own scale. Row t of
+        ``stage_contributions`` is ``stage_weights_[t - 1] * W f_t(z_{t-1})``.
     train_score_ : ndarray of shape (n_epochs_,)
         Training loss per epoch (the weighted mean of the minibatch losses during that epoch, in
         train mode), in the ``fboost.losses`` conventions and the user's units.
@@ -474,7 +489,9 @@ _RESNET_DOC = """
     In eval mode the output telescopes exactly: ``stage_contributions(X).sum(axis=0)`` equals
     the network's raw output to float32 precision, ``staged_*`` apply the head to ``z_t`` (one
     forward pass for all t), and ``drop_stages([t])`` bypasses block t (``z_t = z_{t-1}``, later
-    blocks see the changed input). ``initialize(X, y)`` builds everything ``fit`` builds without
+    blocks see the changed input). ``reorder_stages(order)`` runs the blocks in another order
+    and ``recalibrate_batch_norm(X)`` re-estimates the BatchNorm statistics of a lesioned or
+    reordered copy. ``initialize(X, y)`` builds everything ``fit`` builds without
     training (the network at initialisation). Pickling stores the weights as a state dict and
     loads on CPU when CUDA is missing.
 """

@@ -121,6 +121,26 @@ def _check_lesion(path: Path, metrics: dict) -> None:
     )
     assert (frame.groupby(["seed", "model"]).size() == expected).all()
     assert set(frame["model"]) == set(lesion.MODELS)
+    # the networks again, BatchNorm re-estimated after each removal
+    again = pd.read_csv(path / "lesion_recalibrated.csv")
+    assert set(again["model"]) == set(lesion.NETWORKS) and again["recalibrated"].all()
+    assert (again.groupby(["seed", "model"]).size() == expected).all()
+    assert set(metrics["recalibrated"]["intact"]) == set(lesion.NETWORKS)
+    # reordering: k = 0 is the intact network, every k > 0 has n_repeats draws
+    reorder = pd.read_csv(path / "reorder.csv")
+    sizes = reorder.groupby(["seed", "model", "k"]).size()
+    assert (sizes.xs(0, level="k") == 1).all() and (sizes.drop(0, level="k") == 3).all()
+    intact_rows = frame[frame["kind"] == "none"].set_index(["seed", "model"])["score"]
+    k0 = reorder[reorder["k"] == 0].set_index(["seed", "model"])["score"]
+    np.testing.assert_allclose(k0.sort_index(), intact_rows.loc[k0.index].sort_index())
+    # depth sweep: one alpha per block of every learned ResNet, a score per network
+    sweep = pd.read_csv(path / "stage_weights.csv")
+    alphas = sweep[sweep["stage"].notna()]
+    assert len(alphas) == config.sweep_seeds * sum(config.sweep_depths)
+    assert (alphas["alpha"].abs() > 0).all()  # trained away from the ReZero init
+    scores = sweep[sweep["variant"].notna()]
+    assert len(scores) == config.sweep_seeds * len(config.sweep_depths) * len(lesion.SWEEP)
+    assert set(metrics["depth_sweep"]["score"]) == {v for v, _, _ in lesion.SWEEP}
 
 
 def _comb(n: int, k: int) -> int:

@@ -9,7 +9,8 @@ shares (``stage_contributions``, ``drop_stages``, ``loss_``, ``classes_``, ``sta
 - *did residual learning solve vanishing gradients?* ``gradient_norms`` (``||dL/dz_t||``
   and parameter gradients per block, residual vs plain, fitted or at initialisation);
 - *does a ResNet behave like an ensemble of shallow paths?* ``lesion_study``,
-  ``path_length_distribution`` and ``gradient_by_path_length`` (Veit et al. 2016);
+  ``path_length_distribution`` and ``gradient_by_path_length`` (Veit et al. 2016), and
+  ``reorder_study`` (score with pairs of blocks swapped);
 - *how does the gradient flow back through a skip connection?* ``skip_gradient_demo``.
 
 Each has a figure in ``fboost.plotting``.
@@ -22,11 +23,13 @@ from ._feature_alignment import feature_alignment
 from ._gradients import gradient_norms
 from ._lesion import lesion_study
 from ._paths import gradient_by_path_length, path_length_distribution
+from ._reorder import reorder_study
 
 __all__ = [
     "functional_alignment",
     "edges",
     "lesion_study",
+    "reorder_study",
     "gradient_norms",
     "path_length_distribution",
     "gradient_by_path_length",

@@ -26,6 +26,7 @@ LESION_COLUMNS = [
     "score",
     "score_change",
     "raw_change",
+    "recalibrated",
     "model",
 ]
 
@@ -69,6 +70,7 @@ def lesion_study(
     n_repeats: int = 10,
     random_state: Any = None,
     sample_weight: Any = None,
+    recalibrate: bool = False,
 ) -> pd.DataFrame:
     """Score the model with each single stage removed, and with k random stages removed.
 
@@ -98,6 +100,12 @@ def lesion_study(
         Seeds the random subsets.
     sample_weight : array-like of shape (n_samples,), default=None
         Passed to the scorer.
+    recalibrate : bool, default=False
+        Re-estimate the BatchNorm statistics of every scored model, the intact one included, on
+        ``X`` (``estimator.recalibrate_batch_norm(X)``; ``X`` only, not ``y``) before scoring
+        it, so that a lesioned network normalises with the statistics of the features its
+        remaining blocks now see. ``TypeError`` for estimators without that method (only
+        BatchNorm networks have statistics to re-estimate).
 
     Returns
     -------
@@ -115,6 +123,7 @@ def lesion_study(
         - ``raw_change`` (float): root mean square over samples and outputs of the change in
           the raw score (``decision_function`` or ``predict``). For a function-space model with
           one stage removed it is the RMS of that stage's contribution;
+        - ``recalibrated`` (bool): the value of ``recalibrate``;
         - ``model`` (str): the estimator's class name.
 
         ``frame[frame.kind == "random"].groupby("k").score.mean()`` is the mean score with k
@@ -143,13 +152,25 @@ def lesion_study(
     if len(np.asarray(y)) != n_rows(X):
         raise ValueError(f"y has {len(np.asarray(y))} samples but X has {n_rows(X)}")
 
-    base_raw = raw_scores(estimator, X)
-    base_score = float(scorer(estimator, X, y, **kwargs))
+    if not isinstance(recalibrate, bool | np.bool_):
+        raise TypeError(f"recalibrate must be a bool, got {recalibrate!r}")
+    if recalibrate and not callable(getattr(estimator, "recalibrate_batch_norm", None)):
+        raise TypeError(
+            f"recalibrate=True needs an estimator with recalibrate_batch_norm (a BatchNorm "
+            f"network); {estimator_name(estimator)} has none"
+        )
+
+    def prepared(model: Any) -> Any:
+        return model.recalibrate_batch_norm(X) if recalibrate else model
+
+    intact = prepared(estimator)
+    base_raw = raw_scores(intact, X)
+    base_score = float(scorer(intact, X, y, **kwargs))
     cache: dict[tuple[int, ...], tuple[float, float]] = {(): (base_score, 0.0)}
 
     def lesion(stages: tuple[int, ...]) -> tuple[float, float]:
         if stages not in cache:
-            lesioned = estimator.drop_stages(list(stages))
+            lesioned = prepared(estimator.drop_stages(list(stages)))
             change = raw_scores(lesioned, X) - base_raw
             score = float(scorer(lesioned, X, y, **kwargs))
             cache[stages] = (score, float(np.sqrt(np.mean(change**2))))
@@ -169,6 +190,7 @@ def lesion_study(
                 "score": score,
                 "score_change": score - base_score,
                 "raw_change": raw_change,
+                "recalibrated": bool(recalibrate),
                 "model": estimator_name(estimator),
             }
         )

@@ -8,7 +8,10 @@ the output, so that in eval mode
     head(z_T) = head(z_0) + sum_t head.linear(f_t(z_{t-1}))
 
 exactly (He et al. 2016, eq. 4): the network is an additive model with ``F_0 = head(z_0)`` and
-``alpha_t h_t = head.linear(f_t(z_{t-1}))``.
+``alpha_t h_t = head.linear(f_t(z_{t-1}))``. A trunk may also weight its branches,
+``z_t = z_{t-1} + alpha_t p_t f_t(z_{t-1})``, with a learned ``alpha_t`` (``stage_weights=
+"learned"``, ReZero) and a survival probability ``p_t`` (``stochastic_depth``); the sum then
+carries the weight ``alpha_t p_t`` per stage and stays exact.
 
 - ``TabularBlock``, ``TabularResNet``: the tabular ResNet of Gorishniy et al. (2021),
   ``x + Dropout(Linear(Dropout(ReLU(Linear(BatchNorm(x))))))``, a linear stem, an affine head.
@@ -240,7 +243,8 @@ class ResidualTrunk(nn.Module):
     """``stem``, a ``ModuleList`` of residual branches, an optional ``LinearHead``.
 
     ``forward`` is ``x = stem(x)``, then ``x = x + block(x)`` per block (``x = block(x)`` with
-    ``skip=False``), then the head. Subclasses build the parts.
+    ``skip=False``; ``x = x + alpha_t p_t block(x)`` with learned stage weights or stochastic
+    depth, see ``branch``), then the head. Subclasses build the parts.
 
     Attributes
     ----------
@@ -252,6 +256,10 @@ class ResidualTrunk(nn.Module):
         The affine head; ``None`` makes ``forward`` return ``z_T``.
     skip : bool
         ``True`` adds each branch to its input; ``False`` replaces the input by it.
+    alphas : nn.Parameter of shape (n_blocks,) or None
+        The learned branch scalars (``stage_weights="learned"``); ``None``: all 1.
+    survival : tuple of float
+        Survival probability ``p_t`` per block (stochastic depth); all 1 without it.
 
     Examples
     --------
@@ -276,25 +284,67 @@ class ResidualTrunk(nn.Module):
     blocks: nn.ModuleList
     head: LinearHead | None
     skip: bool
+    #: learned scalar per branch (``stage_weights="learned"``, ReZero), or ``None`` (all ones)
+    alphas: nn.Parameter | None
+    #: survival probability per block (stochastic depth); all ones without it
+    survival: tuple[float, ...]
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.stem(x)
-        for block in self.blocks:
-            if self.skip:
-                x = x + block(x)
-            else:
-                x = block(x)
+        for index in range(len(self.blocks)):
+            x = self.step(index, x)[1]
         return x if self.head is None else self.head(x)
+
+    def branch_weight(self, index: int) -> Tensor | float:
+        """What multiplies block ``index``'s branch in eval mode: ``alpha_t * p_t``.
+
+        ``alpha_t`` is the learned scalar (1 with fixed stage weights) and ``p_t`` the block's
+        survival probability (1 without stochastic depth). A plain trunk has weight 1.
+        """
+        p = self.survival[index] if self.skip else 1.0
+        if self.alphas is None or not self.skip:
+            return p
+        return self.alphas[index] * p
+
+    def _advance(self, index: int, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(f_t(z_{t-1}), z_t - z_{t-1}, z_t)`` for block ``index`` (0-based)."""
+        block = self.blocks[index]
+        if not self.skip:
+            out = block(z)
+            delta = out - z
+            return delta, delta, out
+        p = self.survival[index]
+        if self.training and p < 1.0:  # stochastic depth: one draw per call (per minibatch)
+            if float(torch.rand(())) >= p:  # the CPU generator: no device sync
+                zero = torch.zeros_like(z)
+                return zero, zero, z
+            p = 1.0  # a surviving block is added unscaled in training (Huang et al. 2016)
+        out = block(z)
+        if self.alphas is None and p == 1.0:
+            return out, out, z + out
+        delta = (p if self.alphas is None else self.alphas[index] * p) * out
+        return out, delta, z + delta
+
+    def branch(self, index: int, z: Tensor) -> tuple[Tensor, Tensor]:
+        """Block ``index`` (0-based) on ``z_{t-1}``: return ``(f_t(z_{t-1}), z_t)``.
+
+        For a residual trunk ``z_t = z_{t-1} + branch_weight(index) * f_t(z_{t-1})`` (eval
+        mode); a plain trunk returns ``(z_t - z_{t-1}, z_t)`` with ``z_t = f_t(z_{t-1})``. In
+        train mode with stochastic depth a dropped block returns ``(0, z_{t-1})`` (one draw per
+        call, so per minibatch, as in Huang et al. 2016) and a kept one
+        ``z_{t-1} + alpha_t f_t(z_{t-1})``.
+        """
+        out, _, z_next = self._advance(index, z)
+        return out, z_next
 
     def step(self, index: int, z: Tensor) -> tuple[Tensor, Tensor]:
         """Block ``index`` (0-based) on ``z_{t-1}``: return ``(z_t - z_{t-1}, z_t)``.
 
-        For a residual trunk the first item is the branch output ``f_t(z_{t-1})`` itself.
+        For a residual trunk with fixed stage weights the first item is the branch output
+        ``f_t(z_{t-1})`` itself; otherwise it is ``branch_weight(index) * f_t(z_{t-1})``.
         """
-        out = self.blocks[index](z)
-        if self.skip:
-            return out, z + out
-        return out - z, out
+        _, delta, z_next = self._advance(index, z)
+        return delta, z_next
 
     def features(self, x: Tensor) -> list[Tensor]:
         """``[z_0, z_1, ..., z_T]``: the stem output and every block's output."""
@@ -310,11 +360,38 @@ def _init_trunk(
     blocks: Sequence[nn.Module],
     head: LinearHead | None,
     skip: bool,
+    stage_weights: str = "fixed",
+    stochastic_depth: float = 0.0,
 ) -> None:
     trunk.stem = stem
     trunk.blocks = nn.ModuleList(blocks)
     trunk.head = head
     trunk.skip = _flag("skip", skip)
+    n_blocks = len(blocks)
+    if stage_weights not in ("fixed", "learned"):
+        raise ValueError(
+            f"stage_weights must be 'fixed' or 'learned', however: stage_weights={stage_weights!r}"
+        )
+    if isinstance(stochastic_depth, bool) or not isinstance(stochastic_depth, Real):
+        raise TypeError(
+            f"stochastic_depth must be a float, however: stochastic_depth={stochastic_depth!r}"
+        )
+    if not 0.0 <= float(stochastic_depth) < 1.0:
+        raise ValueError(
+            f"stochastic_depth must be in [0, 1), however: stochastic_depth={stochastic_depth!r}"
+        )
+    if not skip and (stage_weights == "learned" or stochastic_depth > 0):
+        raise ValueError(
+            "stage_weights='learned' and stochastic_depth > 0 need skip=True (a plain block has "
+            f"no branch to scale or drop), however: stage_weights={stage_weights!r}, "
+            f"stochastic_depth={stochastic_depth!r}"
+        )
+    # ReZero (Bachlechner et al. 2020): alpha_t = 0 at initialisation, so z_T = z_0
+    trunk.alphas = nn.Parameter(torch.zeros(n_blocks)) if stage_weights == "learned" else None
+    # Huang et al. 2016, linear decay: p_t = 1 - t / T * p_L for blocks t = 1..T
+    trunk.survival = tuple(
+        1.0 - (t / n_blocks) * float(stochastic_depth) for t in range(1, n_blocks + 1)
+    )
 
 
 class TabularResNet(ResidualTrunk):
@@ -338,6 +415,15 @@ class TabularResNet(ResidualTrunk):
         ``False`` removes the additions: a plain network of the same depth and parameters.
     batch_norm : bool, default=True
         BatchNorm in the blocks and before the head.
+    stage_weights : {"fixed", "learned"}, default="fixed"
+        ``"learned"`` multiplies each branch by a trainable scalar ``alpha_t`` initialised at 0
+        (ReZero, Bachlechner et al. 2020): ``z_t = z_{t-1} + alpha_t f_t(z_{t-1})``, so the
+        network starts as ``head(stem(x))``. Needs ``skip=True``.
+    stochastic_depth : float, default=0.0
+        Drop probability ``p_L`` of the last block, in [0, 1); block t of T survives with
+        ``p_t = 1 - t / T * p_L`` (Huang et al. 2016). In train mode each block is dropped with
+        probability ``1 - p_t`` per forward pass (per minibatch); in eval mode its branch is
+        scaled by ``p_t``, as in the paper. Needs ``skip=True``.
 
     Examples
     --------
@@ -360,6 +446,8 @@ class TabularResNet(ResidualTrunk):
         dropout2: float = 0.0,
         skip: bool = True,
         batch_norm: bool = True,
+        stage_weights: str = "fixed",
+        stochastic_depth: float = 0.0,
     ) -> None:
         super().__init__()
         d_in, d_block = _positive("d_in", d_in), _positive("d_block", d_block)
@@ -378,7 +466,9 @@ class TabularResNet(ResidualTrunk):
         head = None
         if d_out is not None:
             head = LinearHead(d_in=d_block, d_out=d_out, batch_norm=batch_norm)
-        _init_trunk(self, nn.Linear(d_in, d_block), blocks, head, skip)
+        _init_trunk(
+            self, nn.Linear(d_in, d_block), blocks, head, skip, stage_weights, stochastic_depth
+        )
 
 
 class ConvResNet(ResidualTrunk):
@@ -409,6 +499,15 @@ class ConvResNet(ResidualTrunk):
         ``False`` removes the additions (a plain CNN of the same depth and parameters).
     batch_norm : bool, default=True
         BatchNorm in the blocks and before the head.
+    stage_weights : {"fixed", "learned"}, default="fixed"
+        ``"learned"`` multiplies each branch by a trainable scalar ``alpha_t`` initialised at 0
+        (ReZero, Bachlechner et al. 2020): ``z_t = z_{t-1} + alpha_t f_t(z_{t-1})``, so the
+        network starts as ``head(stem(x))``. Needs ``skip=True``.
+    stochastic_depth : float, default=0.0
+        Drop probability ``p_L`` of the last block, in [0, 1); block t of T survives with
+        ``p_t = 1 - t / T * p_L`` (Huang et al. 2016). In train mode each block is dropped with
+        probability ``1 - p_t`` per forward pass (per minibatch); in eval mode its branch is
+        scaled by ``p_t``, as in the paper. Needs ``skip=True``.
 
     Examples
     --------
@@ -433,6 +532,8 @@ class ConvResNet(ResidualTrunk):
         stem_stride: int = 1,
         skip: bool = True,
         batch_norm: bool = True,
+        stage_weights: str = "fixed",
+        stochastic_depth: float = 0.0,
     ) -> None:
         super().__init__()
         d_in, d_block = _positive("d_in", d_in), _positive("d_block", d_block)
@@ -454,4 +555,4 @@ class ConvResNet(ResidualTrunk):
         head = None
         if d_out is not None:
             head = LinearHead(d_in=d_block, d_out=d_out, batch_norm=batch_norm, pool=True)
-        _init_trunk(self, stem, blocks, head, skip)
+        _init_trunk(self, stem, blocks, head, skip, stage_weights, stochastic_depth)

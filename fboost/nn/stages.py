@@ -1,8 +1,11 @@
 """A trained trunk as an ``AdditiveModel``: the carry is ``z``.
 
 - ``TrunkStart`` computes ``z_0 = stem(x)`` and ``F_0 = head(z_0)``;
-- ``BlockStage`` advances ``z_t = z_{t-1} + f_t(z_{t-1})`` and returns
-  ``head.linear_part(f_t(z_{t-1}))`` (for a plain trunk, ``head.linear_part(z_t - z_{t-1})``).
+- ``BlockStage`` advances ``z_t = z_{t-1} + w_t f_t(z_{t-1})`` and returns
+  ``head.linear_part(f_t(z_{t-1}))`` (for a plain trunk, ``head.linear_part(z_t - z_{t-1})``);
+  the branch weight ``w_t = module.branch_weight(t)`` (a learned ``alpha_t`` times a survival
+  probability ``p_t``, 1 by default) is the stage weight of the ``TrunkModel``, so that
+  ``alpha_t h_t = w_t W f_t(z_{t-1})`` still telescopes.
 
 The output is mapped to the user's units, ``offset + scale * head(.)``: ``F_0`` takes the offset
 (the target mean) and every row the scale, so the telescoping sum stays exact in user units.
@@ -83,6 +86,9 @@ class TrunkStart:
 class BlockStage:
     """Block ``index`` (0-based) of the trunk: ``(x, z_{t-1}) -> (scale * W f_t(z_{t-1}), z_t)``.
 
+    The branch weight ``module.branch_weight(index)`` is not applied here: it is the stage's
+    weight in the ``TrunkModel``.
+
     Parameters
     ----------
     start : TrunkStart
@@ -113,8 +119,8 @@ class BlockStage:
     index: int
 
     def advance(self, x: Tensor, z: Tensor) -> tuple[np.ndarray, Tensor]:
-        delta, z = self.start.module.step(self.index, z)
-        return self.start.scale * _numpy(self.start.head.linear_part(delta)), z
+        branch, z = self.start.module.branch(self.index, z)
+        return self.start.scale * _numpy(self.start.head.linear_part(branch)), z
 
 
 class TrunkModel(AdditiveModel):
@@ -127,7 +133,8 @@ class TrunkModel(AdditiveModel):
     stages : list of BlockStage
         The kept blocks, in order.
     weights : array-like of shape (n_stages,)
-        ``alpha_t`` per stage (ones for a trained trunk).
+        ``alpha_t`` per stage: the blocks' ``branch_weight`` (ones for fixed stage weights
+        without stochastic depth).
 
     Examples
     --------

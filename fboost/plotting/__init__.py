@@ -15,9 +15,12 @@ analysis                                  figure
 ``path_length_distribution``,             ``plot_path_lengths``
 ``gradient_by_path_length``
 ``skip_gradient_demo``                    ``plot_skip_gradient``
+``reorder_study``                         ``plot_reorder_study``
+learned ``stage_weights_`` over depth     ``plot_stage_weights``
 ========================================  ============================================
 """
 
+from ._joint import plot_reorder_study, plot_stage_weights
 from ._network import plot_gradient_norms, plot_path_lengths, plot_skip_gradient
 from ._stages import plot_edges, plot_functional_alignment, plot_lesion_study
 
@@ -28,4 +31,6 @@ __all__ = [
     "plot_gradient_norms",
     "plot_path_lengths",
     "plot_skip_gradient",
+    "plot_reorder_study",
+    "plot_stage_weights",
 ]
