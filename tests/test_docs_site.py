@@ -187,3 +187,24 @@ def test_every_page_in_headless_chromium(site):
     """What ``make docs-check`` runs: no console error, image, link or markup problem."""
     problems = _browser_check.check_site(site, screenshots=False)  # make docs-check keeps them
     assert not problems, "\n".join(problems)
+
+
+def test_train_score_is_per_stage_or_per_epoch_as_the_docs_say():
+    """README and home page: per stage for the stagewise estimators, per epoch for ResNet."""
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(n_samples=60, n_features=4, random_state=0)
+    stagewise = [
+        fboost.TreeBoostingRegressor(n_stages=4, random_state=0),
+        fboost.FunctionalBoostingRegressor(n_stages=3, random_state=0),
+        fboost.BoostResNetRegressor(n_stages=2, d_block=8, epochs_per_stage=1, random_state=0),
+        fboost.NeuralBoostingRegressor(n_stages=2, d_hidden=8, random_state=0),
+    ]
+    for model in stagewise:
+        model.fit(X, y)
+        assert model.train_score_.shape == (model.n_stages_,), type(model).__name__
+    resnet = fboost.ResNetRegressor(n_stages=2, d_block=8, max_epochs=5, random_state=0)
+    resnet.fit(X, y)
+    assert resnet.train_score_.shape == (resnet.n_epochs_,) != (resnet.n_stages_,)
+    # the home page: NeuralBoosting's default runs GrowNet's corrective step (the joint cell)
+    assert fboost.NeuralBoostingRegressor().corrective_epochs == 1
