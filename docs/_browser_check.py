@@ -2,7 +2,7 @@
 
 ``python docs/_browser_check.py [SITE_DIR]`` (default ``site/``; ``make docs-check`` builds it
 first). Each page is loaded from disk (``file://``), as someone who opens ``site/index.html``
-would, and fails the check on
+would, then again from a local web server, and fails the check on
 
 - a message at level SEVERE in the browser console (a script error, a file that did not load);
 - an image that did not load (``naturalWidth == 0``);
@@ -21,10 +21,15 @@ Selenium is given both paths, so Selenium Manager never downloads a browser or a
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import shutil
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -94,14 +99,29 @@ def _wait_for_images(driver, timeout: float = 5.0) -> None:
         time.sleep(0.1)
 
 
-def check_site(site: Path, screenshots: bool = True) -> list[str]:
-    """Every problem found on the site's pages (empty when there is none); with
-    ``screenshots``, a screenshot of each page into ``site/_screenshots/``."""
+def check_site(
+    site: Path,
+    screenshots: bool = True,
+    base_url: str | None = None,
+    only: list[str] | None = None,
+) -> list[str]:
+    """Every problem found on the site's pages (empty when there is none).
+
+    Pages load from disk, or from ``base_url`` (a server of ``site``) when given; ``only``
+    limits the pages (names relative to ``site``); with ``screenshots``, a screenshot of each
+    page goes to ``site/_screenshots/``.
+    """
     site = site.resolve()
     shots = site / "_screenshots"
     if screenshots:
         shots.mkdir(parents=True, exist_ok=True)
     pages = sorted(p for p in site.rglob("*.html") if "_screenshots" not in p.parts)
+    if only is not None:
+        pages = [p for p in pages if p.relative_to(site).as_posix() in only]
+
+    def url(page: Path) -> str:
+        return base_url + page.relative_to(site).as_posix() if base_url else page.as_uri()
+
     problems: list[str] = []
     ids: dict[Path, set[str]] = {}
     links: dict[Path, list[str]] = {}
@@ -110,7 +130,7 @@ def check_site(site: Path, screenshots: bool = True) -> list[str]:
         for page in pages:
             name = page.relative_to(site).as_posix()
             started = time.time()
-            driver.get(page.as_uri())
+            driver.get(url(page))
             _wait_for_images(driver)
             for entry in driver.get_log("browser"):
                 if entry["level"] == "SEVERE":
@@ -133,13 +153,13 @@ def check_site(site: Path, screenshots: bool = True) -> list[str]:
                 _full_page_screenshot(driver, shot)
             if os.environ.get("DOCS_CHECK_VERBOSE"):
                 print(f"{name}: {time.time() - started:.1f} s", file=sys.stderr)
-        problems += _check_search(driver, site / "index.html")
+        problems += _check_search(driver, url(site / "index.html"))
     finally:
         driver.quit()
     for page, hrefs in links.items():
         name = page.relative_to(site).as_posix()
         for href in hrefs:
-            problem = _check_link(href, ids)
+            problem = _check_link(href, ids, site, base_url)
             if problem:
                 problems.append(f"{name}: {problem}")
     return problems
@@ -161,11 +181,16 @@ def _inside_code(driver, mark: str) -> bool:
     return bool(driver.execute_script(script, mark))
 
 
-def _check_link(href: str, ids: dict[Path, set[str]]) -> str | None:
+def _check_link(
+    href: str, ids: dict[Path, set[str]], site: Path, base_url: str | None
+) -> str | None:
     parts = urlsplit(href)
-    if parts.scheme != "file":
+    if base_url and href.startswith(base_url):
+        target = site / unquote(parts.path).removeprefix(urlsplit(base_url).path)
+    elif parts.scheme == "file":
+        target = Path(unquote(parts.path))
+    else:
         return None  # external links are not checked (the site must not need them)
-    target = Path(unquote(parts.path))
     if target.is_dir():
         target = target / "index.html"
     if not target.exists():
@@ -184,11 +209,11 @@ def _full_page_screenshot(driver, path: Path) -> None:
     driver.set_window_size(1280, 900)
 
 
-def _check_search(driver, home: Path) -> list[str]:
-    """Type into the search box on the home page: results must appear, from disk."""
+def _check_search(driver, home: str) -> list[str]:
+    """Type into the search box on the home page: results must appear (from disk too)."""
     from selenium.webdriver.common.by import By
 
-    driver.get(home.as_uri())
+    driver.get(home)
     box = driver.find_element(By.CSS_SELECTOR, "input.md-search__input")
     box.click()
     box.send_keys("telescoping")
@@ -201,6 +226,25 @@ def _check_search(driver, home: Path) -> list[str]:
     return [f"index.html: search for 'telescoping' listed nothing ({meta[0].text if meta else ''})"]
 
 
+@contextlib.contextmanager
+def serve(site: Path) -> Iterator[str]:
+    """Serve ``site`` over HTTP on a free local port; yield its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 def main(argv: list[str]) -> int:
     site = Path(argv[0]) if argv else Path("site")
     reason = missing_browser()
@@ -211,11 +255,13 @@ def main(argv: list[str]) -> int:
         print(f"docs-check: no site in {site} (run mkdocs build)", file=sys.stderr)
         return 2
     problems = check_site(site)
+    with serve(site) as base_url:  # the same pages from a web server
+        problems += [f"(http) {p}" for p in check_site(site, screenshots=False, base_url=base_url)]
     pages = len([p for p in site.rglob("*.html") if "_screenshots" not in p.parts])
     for problem in problems:
         print(problem, file=sys.stderr)
     print(
-        f"docs-check: {pages} pages, {len(problems)} problem(s); "
+        f"docs-check: {pages} pages from disk and from a web server, {len(problems)} problem(s); "
         f"screenshots in {site / '_screenshots'}",
         file=sys.stderr,
     )

@@ -268,8 +268,9 @@ def results_page(root: Path | None, runs: list[Path]) -> str:
         + (
             ""
             if record
-            else "The quick size is small: a smoke signal, not a benchmark; "
-            "`make experiments-full` runs the full size. "
+            else "The smoke and quick sizes are small: a signal, not a benchmark; "
+            "`make experiments-full` runs the full size, and the results of record (in "
+            "`docs/results/`, when they exist) replace these. "
         )
         + "Each section gives the run's seeds, wall time and start, its table and its figures.\n"
     )
