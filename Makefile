@@ -11,7 +11,7 @@ PYTEST_ARGS ?= -n 2
 STUDIES := compare-tabular compare-image gradient-flow lesion alignment paths
 SIZE ?= quick
 
-.PHONY: install test lint bench demo docs data clean experiments experiments-full $(STUDIES)
+.PHONY: install test lint bench demo docs docs-check data clean experiments experiments-full $(STUDIES)
 
 install: $(STAMP)
 
@@ -34,10 +34,19 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench $(ARGS)
 
-# Runs every tutorial at full size (figures into docs/img), then builds the site into site/.
+# Runs every tutorial at full size (figures into docs/img, printed output into the pages), then
+# builds the site into site/.
 docs: $(STAMP)
-	MPLBACKEND=Agg $(PY) docs/_exec.py
+	$(TEST_ENV) $(PY) docs/_exec.py
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# Builds the site from the committed pages and figures (no tutorial is re-run: `make docs` does
+# that), then opens every page in headless Chromium (Debian's chromium and chromium-driver):
+# fails on a console error, an image or link that does not resolve, or unrendered markup.
+# Screenshots of every page go to site/_screenshots/.
+docs-check: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+	$(PY) docs/_browser_check.py site
 
 # The main job: every study at its quick size (about 15 minutes on 2 cores), then results/SUMMARY.md.
 experiments: $(STAMP)

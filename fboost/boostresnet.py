@@ -205,8 +205,10 @@ _DOC = """
         64 for cnn.
     d_hidden : int or None, default=None
         Hidden width inside a block. ``None``: ``2 * d_block`` for mlp, ``d_block`` for cnn.
-    dropout1, dropout2 : float, default=0.1, 0.0
-        Dropout inside each block and on its output, in [0, 1).
+    dropout1 : float, default=0.1
+        Dropout inside each block, in [0, 1).
+    dropout2 : float, default=0.0
+        Dropout on each block's output, in [0, 1).
     batch_norm : bool, default=True
         BatchNorm inside the blocks and before every head (affine in eval mode).
 {oracle}    lr : float, default=1e-3

@@ -395,8 +395,10 @@ _RESNET_DOC = """
         64 for cnn.
     d_hidden : int or None, default=None
         Hidden width inside a block. ``None``: ``2 * d_block`` for mlp, ``d_block`` for cnn.
-    dropout1, dropout2 : float, default=0.1, 0.0
-        Dropout inside each block (after its hidden activation) and on its output, in [0, 1).
+    dropout1 : float, default=0.1
+        Dropout inside each block (after its hidden activation), in [0, 1).
+    dropout2 : float, default=0.0
+        Dropout on each block's output, in [0, 1).
     skip : bool, default=True
         ``False`` removes the additions: the plain network of the same depth and parameters
         (stages still telescope, with ``h_t = W (z_t - z_{t-1})``).

@@ -220,10 +220,21 @@ _TREE_DOC = """
         Minimum samples per leaf (LightGBM's ``min_child_samples``).
     subsample : float, default=1.0
         Fraction in (0, 1] of rows drawn for each stage (LightGBM bagging every iteration).
-    colsample_bytree, reg_lambda, reg_alpha, min_child_weight, max_bin, n_jobs
-        LightGBM-only parameters with LightGBM's defaults (1.0, 0.0, 0.0, 1e-3, 255, None);
-        setting one with ``engine="sklearn"`` raises ``ValueError``. ``n_jobs=None`` uses
-        ``OMP_NUM_THREADS`` when it is set, else LightGBM's default.
+    colsample_bytree : float, default=1.0
+        Fraction in (0, 1] of features drawn for each tree. LightGBM only, like the next five
+        parameters: setting one to other than its default with ``engine="sklearn"`` raises
+        ``ValueError``.
+    reg_lambda : float, default=0.0
+        L2 penalty on leaf values, >= 0 (LightGBM only).
+    reg_alpha : float, default=0.0
+        L1 penalty on leaf values, >= 0 (LightGBM only).
+    min_child_weight : float, default=1e-3
+        Minimum sum of hessians in a leaf, >= 0 (LightGBM only).
+    max_bin : int, default=255
+        Maximum number of histogram bins per feature, >= 2 (LightGBM only).
+    n_jobs : int or None, default=None
+        LightGBM's threads; ``None`` uses ``OMP_NUM_THREADS`` when it is set, else LightGBM's
+        default (LightGBM only).
     n_iter_no_change : int or None, default=None
         Early stopping: hold out ``validation_fraction`` and stop once the validation loss has
         not improved by more than ``tol`` for this many stages; keep the best stage.
