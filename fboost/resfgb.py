@@ -238,11 +238,11 @@ _DOC = """
         ``None``: ``1 / n`` with n the training rows, as the authors.
     embedding_l2 : float or None, default=None
         L2 penalty (Adam's weight decay) >= 0 of the embeddings; ``None``: ``1 / n``.
-    lr : float, default=1e-3
+    lr : float, default=1e-2
         Adam learning rate of the embeddings, > 0.
     batch_size : int, default=100
         Rows per Adam step.
-    epochs_per_stage : int, default=50
+    epochs_per_stage : int, default=20
         Epochs of each embedding's training.
     n_iter_no_change : int or None, default=10
         Hold out ``validation_fraction`` (stratified for classifiers when every class allows
