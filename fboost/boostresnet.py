@@ -306,7 +306,7 @@ _ORACLE_DOC = """    oracle : {"paper"}, default="paper"
         at the same speed.)
     gamma_threshold : float in [-1, 1) or None, default=0.0
         The weak-learning condition (Algorithm 1 trains while ``gamma_t > gamma``): a stage
-        whose weak module classifier's edge (``edges_["edge_module"]``) is not above it is
+        t >= 1 whose weak module classifier's edge (``edges_["edge_module"]``) is not above it is
         trained again from a fresh start, up to ``max_retries`` times, and if it still fails,
         training stops there with a ``ConvergenceWarning`` naming the stage and its edge, and
         the stage is dropped. ``None`` keeps every stage.
@@ -413,8 +413,8 @@ class BoostResNetClassifier(
         ``alpha`` (``alpha_t``); ``edge_module`` and ``edge_module_raw`` (the edge of ``h_t``
         itself under the same cost, normalised or not, exactly as ``fboost.analysis.edges``
         computes it: equal to its ``edge`` and ``edge_raw`` columns on the training rows;
-        ``edge_module`` is what ``gamma_threshold`` reads, and every kept stage's passes it,
-        except stage 0 after a warning); ``exp_loss_after`` (of ``s_t``, equal to
+        ``edge_module`` is what ``gamma_threshold`` reads, and every kept stage t >= 1 passes
+        it; stage 0, ``F_0``, is not judged); ``exp_loss_after`` (of ``s_t``, equal to
         ``train_score_`` for t >= 1); ``error_after`` (training error of ``s_t``); ``retries``
         (fresh starts the stage took). The column names are ``fboost.analysis.edges``'s, so
         ``fboost.plotting.plot_edges`` draws this frame.

@@ -406,11 +406,11 @@ def fit_stagewise(
     them), then caches ``z_t = z_{t-1} + f_t(z_{t-1})`` in eval mode. Nothing forces a stage to
     lower the running model's objective: the weak-learning condition is what judges it.
 
-    With ``gamma_threshold``, a stage whose edge (``StageScore.edge``) is not above it is
-    trained again from a fresh start (new random weights in the block, or in the stem for
-    stage 0; the head back at the running model's), at most ``max_retries`` times; if it still
-    fails, training stops there with a ``ConvergenceWarning`` naming the stage and its edge,
-    and the stage is not kept (stage 0 is kept: the model needs ``F_0``).
+    With ``gamma_threshold``, a stage t >= 1 whose edge (``StageScore.edge``) is not above it
+    is trained again from a fresh start (new random weights in the block; the head and its
+    weight back at the running model's), at most ``max_retries`` times; if it still fails,
+    training stops there with a ``ConvergenceWarning`` naming the stage and its edge, and the
+    stage is not kept. Stage 0 (``F_0``) is not judged.
 
     With ``n_iter_no_change``, training stops once the rule's validation score has not improved
     by more than ``tol`` for that many stages, and the model keeps the stages up to the best one.
@@ -425,7 +425,6 @@ def fit_stagewise(
     n_blocks = len(net.blocks)
     net.zero_residuals()
     stopper = EarlyStopping(n_iter_no_change if validation is not None else None, tol)
-    head0 = {k: v.detach().clone() for k, v in net.heads[0].state_dict().items()}
     rows = _Rows(train.X, train)
     rows_val = None if validation is None else _Rows(validation.X, validation)
     weight = 1.0
@@ -433,12 +432,10 @@ def fit_stagewise(
         for t in range(n_blocks + 1):
             begin, begin_cpu = time.perf_counter(), time.process_time()
             for attempt in range(max_retries + 1):
-                new, new_val, learned = _train_stage(
-                    loop, t, rows, rows_val, weight, head0, attempt
-                )
+                new, new_val, learned = _train_stage(loop, t, rows, rows_val, weight, attempt)
                 score = loop.accept(t, new, new_val, learned)
                 fit.epochs += epochs
-                passed = gamma_threshold is None or bool(score.edge > gamma_threshold)
+                passed = t == 0 or gamma_threshold is None or bool(score.edge > gamma_threshold)
                 if passed:
                     break
                 rule.reject()
@@ -449,18 +446,10 @@ def fit_stagewise(
                 warnings.warn(
                     f"stage {t} did not pass the weak-learning condition: edge {score.edge:.4g} "
                     f"<= gamma_threshold={gamma_threshold} after {max_retries} retries; "
-                    + (
-                        "training stopped with no block (F_0 kept)"
-                        if t == 0
-                        else f"training stopped, keeping {t - 1} block(s)"
-                    ),
+                    f"training stopped, keeping {t - 1} block(s)",
                     ConvergenceWarning,
                     stacklevel=3,
                 )
-                if t == 0:  # F_0 is kept whatever its edge: the model needs one
-                    score = loop.accept(t, new, new_val, learned)
-                    fit.scores.append(score)
-                    fit.retries.append(attempt)
                 break
             rows, rows_val = new, new_val
             weight = learned if learned is not None else weight
@@ -492,7 +481,6 @@ def _train_stage(
     rows: _Rows,
     rows_val: _Rows | None,
     weight: float,
-    head0: dict[str, Tensor],
     attempt: int,
 ) -> tuple[_Rows, _Rows | None, float | None]:
     """Train stage t (attempt 0, or a fresh start) on the cached rows; return the rows it
@@ -500,9 +488,6 @@ def _train_stage(
     net = loop.net
     val = None if rows_val is None else rows_val.tensors
     if t == 0:
-        if attempt > 0:
-            _redraw(net.stem)
-            net.heads[0].load_state_dict(head0)
         _, learned = loop.train(
             _StageNet(net.stem, net.heads[0], residual=False), rows.tensors, val
         )
