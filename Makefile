@@ -8,7 +8,7 @@ TORCH_VERSION := 2.13.0
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg
 PYTEST_ARGS ?= -n 2
 # The studies of experiments/: `make <study>` runs one (SIZE=smoke|quick|full, FORCE=1 redoes it).
-STUDIES := compare-tabular compare-image gradient-flow lesion alignment paths
+STUDIES := compare-tabular compare-image gradient-flow lesion alignment paths depth
 SIZE ?= quick
 
 .PHONY: install test lint bench demo docs docs-check data clean experiments experiments-full $(STUDIES)

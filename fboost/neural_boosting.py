@@ -219,7 +219,7 @@ class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
             torch.manual_seed(seed_from(rng))
             with progress_bar(self.n_stages, self.verbose, type(self).__name__) as bar:
                 for t in range(self.n_stages):
-                    self._boost_stage(train, val)
+                    self._boost_stage(train, val, t)
                     train_score.append(train.loss(self.loss_) * units)
                     postfix = {"train": train_score[-1]}
                     stop = False
@@ -241,8 +241,9 @@ class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
         self.validation_score_ = np.asarray(validation_score)
         self.model_ = self._build_model()
 
-    def _boost_stage(self, train: _Cache, val: _Cache | None) -> None:
-        """Fit one weak net to the Newton targets at the cached ``F_{t-1}``; update the caches."""
+    def _boost_stage(self, train: _Cache, val: _Cache | None, t: int) -> None:
+        """Fit weak net t (0-based) to the Newton targets at the cached ``F_{t-1}``, run the
+        corrective step (not after the first net); update the caches."""
         import torch
 
         from .nn import TensorData, Trainer
@@ -264,7 +265,7 @@ class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
             module=OutputOf(net),
             loss_fn=_weighted_mse,
             optimizer=torch.optim.AdamW(
-                net.parameters(), lr=self.lr, weight_decay=self.weight_decay
+                net.parameters(), lr=self.lr * _decay(t), weight_decay=self.weight_decay * _decay(t)
             ),
             batch_size=self.batch_size,
             max_epochs=self.epochs_per_stage,
@@ -281,8 +282,8 @@ class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
         h = out.double().cpu().numpy()
         alpha = self.learning_rate * _line_search(self.loss_, train, h)
         self.module_.add(net, alpha)
-        if self.corrective_epochs > 0:
-            self._corrective_step(train)
+        if self.corrective_epochs > 0 and t > 0:
+            self._corrective_step(train, t)
             for cache in (train, val):
                 if cache is not None:
                     raw, cache.z = self.module_.cache(cache.x)
@@ -295,7 +296,10 @@ class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
                 out_val, val.z = net(val.x, val.z)
             val.raw += alpha * out_val.double().cpu().numpy()
 
-    def _corrective_step(self, train: _Cache) -> None:
+    #: ``corrective_lr=None`` is ``lr`` divided by this (GrowNet's regression script: 5)
+    _corrective_divisor: ClassVar[float] = 5.0
+
+    def _corrective_step(self, train: _Cache, t: int) -> None:
         """Train every stage and every ``alpha_t`` jointly on the true loss."""
         import torch
 
@@ -304,12 +308,13 @@ class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
         device = train.x.device
         w = train.sample_weight
         y_dtype = torch.int64 if self.loss_.is_classification else torch.float32
-        lr = self.lr / 2 if self.corrective_lr is None else self.corrective_lr
+        lr = self.corrective_lr or self.lr / self._corrective_divisor
+        lr *= _decay(t)
         Trainer(
             module=self.module_,
             loss_fn=lambda raw, y, w: self.loss_.torch_value(y, raw, w),
             optimizer=torch.optim.AdamW(
-                self.module_.parameters(), lr=lr, weight_decay=self.weight_decay
+                self.module_.parameters(), lr=lr, weight_decay=self.weight_decay * _decay(t)
             ),
             batch_size=self.batch_size,
             max_epochs=self.corrective_epochs,
@@ -373,6 +378,12 @@ def _line_search(loss: Any, cache: _Cache, h: np.ndarray) -> float:
     return alpha
 
 
+def _decay(t: int) -> float:
+    """GrowNet's schedule: learning rates and weight decay halve at stages 16, 31, .. (0-based
+    index 15, 30, ..), for the new nets and the corrective step alike."""
+    return 0.5 ** (t // 15)
+
+
 def _snapshot(module: Any) -> dict[str, Any]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
@@ -389,15 +400,19 @@ _NEURAL_BOOSTING_DOC = """
         Passes over the training rows for each new weak net (fixed; no early stopping inside a
         stage).
     corrective_epochs : int, default=1
-        Epochs of the corrective step after each new stage: all nets and all boost rates trained
-        jointly on the true loss (GrowNet's fully corrective step). 0 is purely stagewise.
+        Epochs of the corrective step after each new stage but the first (as GrowNet's code):
+        all nets and all boost rates trained jointly on the true loss (GrowNet's fully
+        corrective step). 0 is purely stagewise.
     learning_rate : float, default=1.0
         Shrinkage, > 0: the boost rate of a new stage is ``learning_rate`` times its
         line-searched step.
     lr : float, default=3e-3
-        AdamW learning rate for a new weak net, > 0.
+        AdamW learning rate for a new weak net, > 0; halved at stages 16, 31, .. (GrowNet's
+        schedule), as are ``corrective_lr`` and ``weight_decay``.
     corrective_lr : float or None, default=None
-        AdamW learning rate of the corrective step; ``None`` is ``lr / 2`` (GrowNet's choice).
+        AdamW learning rate of the corrective step; ``None`` is GrowNet's: ``lr / 2`` for the
+        classifier (its classification script), ``lr / 5`` for the regressor (its regression
+        script).
     weight_decay : float, default=0.0
         AdamW (decoupled) weight decay, >= 0, for both steps.
     batch_size : int, default=128
@@ -465,6 +480,33 @@ _NEURAL_BOOSTING_DOC = """
       case and gives each stage its weight in ``stage_contributions``.
     - **Cache**: ``F_{t-1}`` and ``z_{t-1}`` on the training and validation rows are kept as
       tensors, so stage t trains one net; a corrective step refreshes them in one forward pass.
+
+    As in GrowNet's code (sbadirli/GrowNet): no corrective step after the first net; the
+    corrective step's learning rate is ``lr / 2`` (classification script) or ``lr / 5``
+    (regression script); learning rates and weight decay halve every 15 stages. Departures
+    from the paper and its code:
+
+    - **No BatchNorm in the weak nets**, ReLU rather than leaky ReLU: the authors' nets apply
+      leaky ReLU (0.1) then BatchNorm after the first layer (and BatchNorm on the joined
+      input); here ``x`` and ``z_{t-1}`` are standardised with frozen statistics instead.
+      Measured with the authors' first layer (leaky ReLU, BatchNorm) at default parameters,
+      mean of 3 seeds, without vs with: training accuracy on scikit-learn's blob problem
+      (``check_classifiers_train``'s data) 0.932 vs 0.919; test accuracy wine 0.981 vs
+      0.981, breast_cancer 0.965 vs 0.959; test R^2 diabetes 0.09 vs -0.25, friedman1 0.911
+      vs 0.890.
+    - **One boost rate per stage**, line-searched, then trained by the corrective step;
+      GrowNet learns one shared boost rate and trains each net on ``boost_rate * h`` against
+      the targets. Per-stage rates are fboost's design (each stage's weight in
+      ``stage_contributions``); not measured against the shared rate.
+    - **Multiclass** (one net with K outputs, diagonal Newton targets) is fboost's: the paper
+      covers binary classification, regression and ranking.
+    - **AdamW** (decoupled weight decay) rather than Adam with L2: identical at the default
+      ``weight_decay=0`` (the authors' scripts use L2 = 0).
+    - **Early stopping** truncates to the best validation loss; the authors train every stage
+      and report the best validation stage (AUC or RMSE).
+    - **Defaults** (``d_hidden=32``, 3 epochs a stage, ``lr=3e-3``, ``batch_size=128``) are
+      sized for small tables, not the authors' Higgs script (16 units, 1 epoch, ``lr=5e-3``,
+      batches of 2048); measured: training accuracy above 0.9 on the blob problem above.
 
     ``drop_stages`` removes ``alpha_t h_t`` only: a dropped stage's net still computes the
     features the next kept stage reads, so the other contributions are unchanged. Pickling keeps
@@ -539,6 +581,8 @@ class NeuralBoostingClassifier(ClassifierMixin, AdditiveClassifierMixin, _Neural
     True
     """
     )
+
+    _corrective_divisor: ClassVar[float] = 2.0  # GrowNet's classification script
 
     def _fit_target(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
         return y.astype(np.int64)

@@ -420,3 +420,49 @@ def test_binary_easy_problem_is_learned():
     X, y = make_classification(n_samples=300, n_features=4, n_informative=2, random_state=1)
     clf = _estimator("binary", corrective_epochs=0).fit(X, y)
     assert clf.score(X, y) > 0.85
+
+
+# -- GrowNet's schedule and defaults ------------------------------------------------------------
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_grownet_schedule_no_corrective_step_after_the_first_net_and_lr_halving(
+    task, task_data, monkeypatch
+):
+    """Corrective steps after nets 2.., at lr / 2 (classifier) or lr / 5 (regressor); every
+    learning rate and weight decay halves from stage 16 on."""
+    X, y = task_data[task]
+    calls: list[tuple[float, float, int]] = []  # (lr, weight_decay, n_param_tensors)
+    adamw = torch.optim.AdamW
+
+    def recording(params, lr, weight_decay):
+        params = list(params)
+        calls.append((lr, weight_decay, len(params)))
+        return adamw(params, lr=lr, weight_decay=weight_decay)
+
+    monkeypatch.setattr(torch.optim, "AdamW", recording)
+    est = _estimator(
+        task, n_stages=17, d_hidden=4, epochs_per_stage=1, lr=1e-2, weight_decay=1e-4
+    ).fit(X[:60], y[:60])
+    per_net = 6  # a weak net's parameter tensors
+    new_nets = [c for c in calls if c[2] == per_net]
+    corrective = [c for c in calls if c[2] != per_net]
+    assert len(new_nets) == 17 and len(corrective) == 16  # none after the first net
+    assert [c[0] for c in new_nets] == [1e-2] * 15 + [5e-3] * 2
+    assert [c[1] for c in new_nets] == [1e-4] * 15 + [5e-5] * 2
+    divisor = 5 if task == "regression" else 2
+    np.testing.assert_allclose(
+        [c[0] for c in corrective], [1e-2 / divisor] * 14 + [5e-3 / divisor] * 2
+    )
+    assert est.n_stages_ == 17
+
+
+def test_defaults_learn_scikit_learns_blob_problems():
+    """The data of scikit-learn's ``check_classifiers_train``: its bar is accuracy > 0.83."""
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n_samples=300, random_state=0)
+    X = StandardScaler().fit_transform(X)
+    clf = NeuralBoostingClassifier(random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.9
+    binary = y != 2
+    clf = NeuralBoostingClassifier(random_state=0).fit(X[binary], y[binary])
+    assert clf.score(X[binary], y[binary]) > 0.9

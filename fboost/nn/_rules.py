@@ -1,8 +1,9 @@
 """What a BoostResNet stage minimises and how its head is weighted: the ``StageRule`` s.
 
 - ``BoostResNetCost``: Huang et al.'s (2018) multiclass cost-matrix rule: the oracle's
-  objective (``exponential_loss``, or the log loss), the hypothesis module's edge over the
-  cost at the running score, ``alpha_t`` from it, the weak module classifier's edge;
+  objective (``exponential_loss`` of the module's bounded score ``alpha o``, alpha learned with
+  the block and head), the hypothesis module's edge over the cost at the running score, the
+  weak module classifier's edge;
 - ``SquaredRule``: the squared-loss counterpart (every head weight 1).
 
 The costs, edges and exponential losses are computed with ``fboost.analysis.edges``'s own
@@ -22,7 +23,7 @@ from ._stagewise import StageScore, bound
 
 __all__ = ["BoostResNetCost", "SquaredRule", "exponential_loss", "EDGE_MARGIN", "MAX_MARGIN"]
 
-#: |gamma tilde| is clipped to 1 - EDGE_MARGIN, so that alpha stays finite (about 7.3 at most)
+#: gamma~_{t-1}^2 is clipped to 1 - EDGE_MARGIN in the edge formula (no division by zero)
 EDGE_MARGIN = 1e-6
 #: the exponential cost's exponent is clipped here in training (exp(30) ~ 1e13), against overflow
 MAX_MARGIN = 30.0
@@ -55,21 +56,24 @@ class BoostResNetCost:
     module is the head's bounded output ``o_t`` (softmax over classes, or ``tanh(F/2)`` for one
     binary column) and its edge
     ``gamma~_t = sum_i sum_{l != y_i} C(i, l) (o_t(x_i, y_i) - o_t(x_i, l)) / sum C``, in [-1, 1].
-    Then ``alpha_t = 1/2 ln((1 + gamma~_t) / (1 - gamma~_t))``, ``s_t = alpha_t o_t``, and the
-    weak module classifier's edge is ``gamma_t = sqrt((gamma~_t^2 - gamma~_{t-1}^2) /
-    (1 - gamma~_{t-1}^2))`` (signed: negative when ``gamma~`` fell, as in the authors' code).
+    ``alpha_t`` is the weight learned with the block and head (the stage network outputs
+    ``alpha o``, and ``loss`` is the exponential loss of that score), ``s_t = alpha_t o_t``.
+    Recorded per stage: the paper's formula ``gamma_t = sqrt((gamma~_t^2 - gamma~_{t-1}^2) /
+    (1 - gamma~_{t-1}^2))`` (signed: negative when ``gamma~`` fell, as in the authors' code;
+    ``gamma_0 = gamma~_0``), and the edge of ``h_t = s_t - s_{t-1}`` itself under the cost,
+    which is the stage's ``StageScore.edge`` (0 when ``h_t`` is exactly 0).
     """
 
     def __init__(
         self,
         kind: str,
-        oracle: Loss | None,
         y: np.ndarray,
         sample_weight: np.ndarray,
         y_val: np.ndarray | None,
         w_val: np.ndarray | None,
     ) -> None:
-        self.kind, self.oracle = kind, oracle
+        self.kind = kind
+        self.weighted: str | None = kind
         self.y, self.w, self.y_val, self.w_val = y, sample_weight, y_val, w_val
         self.records: list[dict[str, float]] = []
         self.reset()
@@ -78,24 +82,31 @@ class BoostResNetCost:
         self.records = []
         self.score: np.ndarray | None = None  # s_{t-1}(x_i, l), two columns for binary
         self.previous_edge = 0.0
+        self._history: list[tuple[np.ndarray | None, float]] = []
+
+    def reject(self) -> None:
+        self.records.pop()
+        self.score, self.previous_edge = self._history.pop()
 
     def loss(self, logits: Tensor, y: Tensor, sample_weight: Tensor | None) -> Tensor:
-        if self.oracle is not None:
-            return self.oracle.torch_value(y, logits, sample_weight)
         return exponential_loss(logits, y, sample_weight)
 
     def _hypothesis(self, logits: np.ndarray) -> np.ndarray:
         return _two_columns(bound(logits, self.kind))
 
-    def accept(self, logits: np.ndarray, logits_val: np.ndarray | None) -> StageScore:
+    def accept(
+        self, logits: np.ndarray, logits_val: np.ndarray | None, weight: float | None = None
+    ) -> StageScore:
         o = self._hypothesis(logits)
         onehot = _onehot(self.y, o.shape[1])
         before = np.zeros_like(o) if self.score is None else self.score
         edge_aux = _edge(o, before, onehot, self.w)
-        clipped = float(np.clip(edge_aux, -1 + EDGE_MARGIN, 1 - EDGE_MARGIN))
-        alpha = float(np.arctanh(clipped))
+        if weight is None:
+            raise ValueError("BoostResNet's oracle learns alpha: accept needs the weight")
+        alpha = float(weight)
         g2 = self.previous_edge**2
         ratio = (edge_aux**2 - g2) / (1.0 - min(g2, 1 - EDGE_MARGIN))
+        edge = float(np.sign(ratio) * np.sqrt(abs(ratio))) if self.score is not None else edge_aux
         score = alpha * o
         h = score - before
         spread = (h.max(axis=1) - h.min(axis=1))[self.w > 0]
@@ -109,7 +120,7 @@ class BoostResNetCost:
         self.records.append(
             {
                 "edge_aux": edge_aux,
-                "edge": float(np.sign(ratio) * np.sqrt(abs(ratio))),
+                "edge": edge,
                 "alpha": alpha,
                 "edge_module": float(np.clip(edge_raw / scale, -1, 1)) if scale > 0 else np.nan,
                 "edge_module_raw": edge_raw,
@@ -119,8 +130,14 @@ class BoostResNetCost:
                 ),
             }
         )
+        self._history.append((self.score, self.previous_edge))
         self.score, self.previous_edge = score, edge_aux
-        return StageScore(alpha, self.records[-1]["exp_loss_after"], validation)
+        return StageScore(
+            alpha,
+            self.records[-1]["exp_loss_after"],
+            validation,
+            float(np.nan_to_num(self.records[-1]["edge_module"], nan=0.0)),  # h_t = 0: no edge
+        )
 
 
 def _onehot(y: np.ndarray, n_columns: int) -> np.ndarray:
@@ -150,6 +167,8 @@ class SquaredRule:
     user's (times ``units`` = the target's variance).
     """
 
+    weighted: str | None = None
+
     def __init__(self, loss: Loss, units: float) -> None:
         self.loss_, self.units = loss, units
         self.y: np.ndarray = np.empty(0)
@@ -160,10 +179,15 @@ class SquaredRule:
     def reset(self) -> None:
         pass
 
+    def reject(self) -> None:
+        pass
+
     def loss(self, logits: Tensor, y: Tensor, sample_weight: Tensor | None) -> Tensor:
         return self.loss_.torch_value(y, logits, sample_weight)
 
-    def accept(self, logits: np.ndarray, logits_val: np.ndarray | None) -> StageScore:
+    def accept(
+        self, logits: np.ndarray, logits_val: np.ndarray | None, weight: float | None = None
+    ) -> StageScore:
         train = self.loss_.value(self.y, logits, self.w) * self.units
         validation = np.nan
         if logits_val is not None:

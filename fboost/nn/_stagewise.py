@@ -22,6 +22,7 @@ and edges, or the squared loss; see ``fboost.boostresnet``).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -29,6 +30,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import torch
 from scipy.special import expit, softmax
+from sklearn.exceptions import ConvergenceWarning
 from torch import Tensor, nn
 
 from .._training import EarlyStopping, progress_bar
@@ -61,6 +63,17 @@ def bound(logits: np.ndarray, kind: str) -> np.ndarray:
         return 2.0 * expit(logits) - 1.0
     if kind == "softmax":
         return softmax(logits, axis=1)
+    raise ValueError(f"kind must be one of {BOUNDS}, got {kind!r}")
+
+
+def bound_torch(logits: Tensor, kind: str) -> Tensor:
+    """``bound`` on a tensor, differentiable (what the paper's oracle trains through)."""
+    if kind == "identity":
+        return logits
+    if kind == "tanh":
+        return 2.0 * torch.sigmoid(logits) - 1.0
+    if kind == "softmax":
+        return torch.softmax(logits, dim=1)
     raise ValueError(f"kind must be one of {BOUNDS}, got {kind!r}")
 
 
@@ -115,14 +128,8 @@ class HeadedTrunk(ResidualTrunk):
 
     def zero_residuals(self) -> None:
         """Zero every block's last layer, so that a fresh block is the identity (``f_t = 0``)."""
-        with torch.no_grad():
-            for block in self.blocks:
-                last = getattr(block, "linear2", getattr(block, "conv2", None))
-                if not isinstance(last, nn.Linear | nn.Conv2d):
-                    raise TypeError(f"no last layer (linear2 or conv2) in block {block!r}")
-                last.weight.zero_()
-                if last.bias is not None:
-                    last.bias.zero_()
+        for block in self.blocks:
+            _zero_last(block)
 
 
 # -- the additive model -----------------------------------------------------------------------
@@ -194,25 +201,35 @@ class StagewiseModel(TrunkModel):
 # -- training ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class StageScore:
-    """What a rule records for one stage: its head's weight and the running model's losses."""
+    """What a rule records for one stage: its head's weight, the running model's losses (the
+    stage's objective) and, for a boosting rule, the stage's edge (NaN otherwise)."""
 
     weight: float
     train: float
     validation: float = np.nan
+    edge: float = np.nan
 
 
 class StageRule(Protocol):
     """What a stage minimises and how its head is weighted (one rule per estimator).
 
-    ``loss`` is the objective of the stage's block and head, on the head's logits (module
-    units). ``accept`` is called once per stage, in order (stage 0 first), with the head's logits
-    on the training and validation rows, and returns the stage's weight and scores; ``reset``
-    forgets every accepted stage.
+    ``weighted`` is the bound of the head (``"softmax"``, ``"tanh"``) when the stage learns its
+    head's weight with the block (the network then outputs ``weight * bound(head)``, and
+    ``loss`` reads that score), or ``None`` when ``loss`` reads the head's logits. ``accept``
+    is called once per stage, in order (stage 0 first), with the head's logits on the training
+    and validation rows and the learned weight (``None`` when not learned); it returns the
+    stage's weight and scores. ``reject`` forgets the last accepted stage, ``reset`` all.
     """
+
+    weighted: str | None
 
     def loss(self, logits: Tensor, y: Tensor, sample_weight: Tensor | None) -> Tensor: ...
 
-    def accept(self, logits: np.ndarray, logits_val: np.ndarray | None) -> StageScore: ...
+    def accept(
+        self, logits: np.ndarray, logits_val: np.ndarray | None, weight: float | None = None
+    ) -> StageScore: ...
+
+    def reject(self) -> None: ...
 
     def reset(self) -> None: ...
 
@@ -228,6 +245,8 @@ class StagewiseFit:
     stage_cpu_times: list[float] = field(default_factory=list)  # process CPU s, likewise
     epochs: int = 0
     fine_tune_loss: list[float] = field(default_factory=list)
+    retries: list[int] = field(default_factory=list)  # fresh starts of each kept stage 0..
+    failed: tuple[int, float] | None = None  # (stage, edge) that stopped training, if one did
 
 
 class _StageNet(nn.Module):
@@ -243,6 +262,28 @@ class _StageNet(nn.Module):
             out = self.body(z)
             z = z + out if self.residual else out
         return self.head(z)
+
+
+#: a learned head weight lies in (0, MAX_WEIGHT): arctanh(1 - 1e-6), the cap of an edge's alpha
+MAX_WEIGHT = float(np.arctanh(1.0 - 1e-6))
+
+
+class _Weighted(nn.Module):
+    """``weight * bound(net(z))`` with ``weight = MAX_WEIGHT * sigmoid(u)`` learned with ``net``:
+    the score of a hypothesis module, which the paper's oracle trains jointly (f, alpha, W)."""
+
+    def __init__(self, net: nn.Module, kind: str, weight: float) -> None:
+        super().__init__()
+        self.net, self.kind = net, kind
+        p = float(np.clip(weight / MAX_WEIGHT, 1e-4, 1 - 1e-4))
+        self.u = nn.Parameter(torch.tensor(np.log(p / (1 - p)), dtype=torch.float32))
+
+    @property
+    def weight(self) -> float:
+        return float(MAX_WEIGHT * torch.sigmoid(self.u.detach().double()).item())
+
+    def forward(self, z: Tensor) -> Tensor:
+        return MAX_WEIGHT * torch.sigmoid(self.u) * bound_torch(self.net(z), self.kind)
 
 
 class _Prefix(nn.Module):
@@ -290,28 +331,24 @@ class _Loop:
         train: TensorData,
         val: TensorData | None,
         *,
-        warm: bool = True,
         epochs: int | None = None,
-    ) -> TrainHistory:
+        weight: float = 1.0,
+    ) -> tuple[TrainHistory, float | None]:
         """``epochs`` epochs, keeping the best epoch on the validation rows (the last without
-        them); a warm start (the running model) is kept when the result does not beat it, on the
-        validation rows or else on the training rows."""
-        trainer = Trainer(
+        them). With a rule that learns the head's weight, ``module`` is trained inside
+        ``_Weighted`` from ``weight``; returns the history and the learned weight (``None``
+        otherwise)."""
+        kind = self.rule.weighted
+        if kind is not None:
+            module = _Weighted(module, kind, weight).to(next(module.parameters()).device)
+        history = Trainer(
             module=module,
             loss_fn=self.rule.loss,
             optimizer=self.optimizer(list(module.parameters())),
             batch_size=self.batch_size,
             max_epochs=self.epochs if epochs is None else epochs,
-        )
-        if not warm:
-            return trainer.fit(train, val)
-        start, before = trainer.snapshot(), trainer.evaluate(train if val is None else val)
-        history = trainer.fit(train, val)
-        after = min(history.validation_loss) if val is not None else trainer.evaluate(train)
-        if after >= before:
-            module.load_state_dict(start)
-            history.best_epoch = 0
-        return history
+        ).fit(train, val)
+        return history, module.weight if isinstance(module, _Weighted) else None
 
     @torch.no_grad()
     def map(self, fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
@@ -321,11 +358,21 @@ class _Loop:
         rows = max(1, self.max_batch_elements // width)
         return torch.cat([fn(x[i : i + rows]) for i in range(0, len(x), rows)])
 
-    def accept(self, head: int, train: _Rows, val: _Rows | None) -> StageScore:
+    def accept(
+        self, head: int, train: _Rows, val: _Rows | None, weight: float | None
+    ) -> StageScore:
         module = self.net.heads[head]
         logits = _numpy(self.map(module, train.z))
         logits_val = None if val is None else _numpy(self.map(module, val.z))
-        return self.rule.accept(logits, logits_val)
+        return self.rule.accept(logits, logits_val, weight)
+
+
+def _redraw(module: nn.Module) -> None:
+    """Draw fresh initial weights for every layer of ``module`` (a retry's fresh start)."""
+    for layer in module.modules():
+        reset = getattr(layer, "reset_parameters", None)
+        if layer is not module and callable(reset):
+            reset()
 
 
 def _stepper(net: HeadedTrunk, index: int) -> Callable[[Tensor], Tensor]:
@@ -345,23 +392,32 @@ def fit_stagewise(
     fine_tune_epochs: int = 0,
     n_iter_no_change: int | None = None,
     tol: float = 0.0,
+    gamma_threshold: float | None = None,
+    max_retries: int = 0,
     verbose: int = 0,
     desc: str = "stages",
 ) -> StagewiseFit:
     """Train ``net`` stage by stage on the rule's objective; truncate to the best stage.
 
     Stage 0 trains the stem and head 0 on the inputs. Stage t >= 1 starts from head t-1's
-    weights and a block whose last layer is zero (so the stage starts at the running model),
-    trains block t and head t for ``epochs`` epochs on the cached ``z_{t-1}`` and keeps the best
-    epoch on the rule's objective over the validation rows (the last epoch without them), or its
-    starting point when that does not beat it (on the validation rows, else the training rows:
-    a stage never makes the running model worse on that objective), then caches
-    ``z_t = z_{t-1} + f_t(z_{t-1})`` in eval mode. With ``n_iter_no_change``, training stops once
-    the rule's validation score has not improved by more than ``tol`` for that many stages, and the
-    model keeps the stages up to the best one (at least one). ``fine_tune_epochs`` then trains the
-    kept stem, blocks and last head end to end on the same objective (keeping its best epoch, or
-    the stagewise network when no epoch beats it) and refits heads 0..T-1 on the fine-tuned
-    features (head only, ``epochs`` each), so that every stage's score is again its own head's.
+    weights (and weight) and a block whose last layer is zero, so that it starts at the running
+    model; it trains block t and head t for ``epochs`` epochs on the cached ``z_{t-1}`` and keeps
+    the best epoch on the rule's objective over the validation rows (the last epoch without
+    them), then caches ``z_t = z_{t-1} + f_t(z_{t-1})`` in eval mode. Nothing forces a stage to
+    lower the running model's objective: the weak-learning condition is what judges it.
+
+    With ``gamma_threshold``, a stage t >= 1 whose edge (``StageScore.edge``) is not above it
+    is trained again from a fresh start (new random weights in the block; the head and its
+    weight back at the running model's), at most ``max_retries`` times; if it still fails,
+    training stops there with a ``ConvergenceWarning`` naming the stage and its edge, and the
+    stage is not kept. Stage 0 (``F_0``) is not judged.
+
+    With ``n_iter_no_change``, training stops once the rule's validation score has not improved
+    by more than ``tol`` for that many stages, and the model keeps the stages up to the best one.
+    ``fine_tune_epochs`` then trains the kept stem, blocks and last head end to end on the same
+    objective (keeping its best validation epoch, or the last) and
+    refits heads 0..T-1 on the fine-tuned features (head only, ``epochs`` each), so that every
+    stage's score is again its own head's.
     """
     loop = _Loop(net, rule, optimizer, batch_size, epochs)
     fit = StagewiseFit(n_stages=0)
@@ -369,50 +425,97 @@ def fit_stagewise(
     n_blocks = len(net.blocks)
     net.zero_residuals()
     stopper = EarlyStopping(n_iter_no_change if validation is not None else None, tol)
+    rows = _Rows(train.X, train)
+    rows_val = None if validation is None else _Rows(validation.X, validation)
+    weight = 1.0
     with progress_bar(n_blocks + 1, verbose, desc) as bar:
         for t in range(n_blocks + 1):
             begin, begin_cpu = time.perf_counter(), time.process_time()
-            if t == 0:
-                stem = _StageNet(net.stem, net.heads[0], residual=False)
-                loop.train(stem, train, validation, warm=False)
-                rows = _Rows(loop.map(net.stem, train.X), train)
-                rows_val = (
-                    None
-                    if validation is None
-                    else _Rows(loop.map(net.stem, validation.X), validation)
-                )
-            else:
-                block, head = net.blocks[t - 1], net.heads[t]
-                head.load_state_dict(net.heads[t - 1].state_dict())
-                loop.train(
-                    _StageNet(block, head, residual=True),
-                    rows.tensors,
-                    None if rows_val is None else rows_val.tensors,
-                )
-                step = _stepper(net, t - 1)
-                rows = _Rows(loop.map(step, rows.z), train)
-                if rows_val is not None:
-                    rows_val = _Rows(loop.map(step, rows_val.z), rows_val.data)
-            fit.scores.append(loop.accept(t, rows, rows_val))
-            fit.epochs += epochs
+            for attempt in range(max_retries + 1):
+                new, new_val, learned = _train_stage(loop, t, rows, rows_val, weight, attempt)
+                score = loop.accept(t, new, new_val, learned)
+                fit.epochs += epochs
+                passed = t == 0 or gamma_threshold is None or bool(score.edge > gamma_threshold)
+                if passed:
+                    break
+                rule.reject()
             fit.stage_times.append(time.perf_counter() - begin)
             fit.stage_cpu_times.append(time.process_time() - begin_cpu)
-            postfix = {"train": fit.scores[-1].train}
+            if not passed:
+                fit.failed = (t, float(score.edge))
+                warnings.warn(
+                    f"stage {t} did not pass the weak-learning condition: edge {score.edge:.4g} "
+                    f"<= gamma_threshold={gamma_threshold} after {max_retries} retries; "
+                    f"training stopped, keeping {t - 1} block(s)",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+                break
+            rows, rows_val = new, new_val
+            weight = learned if learned is not None else weight
+            fit.scores.append(score)
+            fit.retries.append(attempt)
+            postfix = {"train": score.train}
             stop = False
             if t > 0 and rows_val is not None:
-                fit.validation_score.append(fit.scores[-1].validation)
-                postfix["val"] = fit.validation_score[-1]
-                stop = stopper.update(fit.validation_score[-1], t - 1)
+                fit.validation_score.append(score.validation)
+                postfix["val"] = score.validation
+                stop = stopper.update(score.validation, t - 1)
             bar.set_postfix(postfix)  # stages are slow: show every one
             bar.update()
             if stop:
                 break
-    fit.n_stages = stopper.best_index + 1 if stopper.enabled else len(fit.scores) - 1
+    kept = len(fit.scores) - 1
+    fit.n_stages = min(stopper.best_index + 1, kept) if stopper.best_index >= 0 else kept
     fit.scores = fit.scores[: fit.n_stages + 1]
-    if fine_tune_epochs > 0:
+    fit.retries = fit.retries[: fit.n_stages + 1]
+    if fine_tune_epochs > 0 and fit.n_stages > 0:
         _fine_tune(loop, fit, train, validation, fine_tune_epochs)
     net.eval()
     return fit
+
+
+def _train_stage(
+    loop: _Loop,
+    t: int,
+    rows: _Rows,
+    rows_val: _Rows | None,
+    weight: float,
+    attempt: int,
+) -> tuple[_Rows, _Rows | None, float | None]:
+    """Train stage t (attempt 0, or a fresh start) on the cached rows; return the rows it
+    caches (``z_t``) and the learned head weight."""
+    net = loop.net
+    val = None if rows_val is None else rows_val.tensors
+    if t == 0:
+        _, learned = loop.train(
+            _StageNet(net.stem, net.heads[0], residual=False), rows.tensors, val
+        )
+        step: Callable[[Tensor], Tensor] = net.stem
+    else:
+        block, head = net.blocks[t - 1], net.heads[t]
+        if attempt > 0:
+            _redraw(block)
+        _zero_last(block)
+        head.load_state_dict(net.heads[t - 1].state_dict())
+        _, learned = loop.train(
+            _StageNet(block, head, residual=True), rows.tensors, val, weight=weight
+        )
+        step = _stepper(net, t - 1)
+    new = _Rows(loop.map(step, rows.z), rows.data)
+    new_val = None if rows_val is None else _Rows(loop.map(step, rows_val.z), rows_val.data)
+    return new, new_val, learned
+
+
+def _zero_last(block: nn.Module) -> None:
+    """Zero a block's last layer: a fresh block is the identity (its stage starts at s_{t-1})."""
+    last = getattr(block, "linear2", getattr(block, "conv2", None))
+    if not isinstance(last, nn.Linear | nn.Conv2d):
+        raise TypeError(f"no last layer (linear2 or conv2) in block {block!r}")
+    with torch.no_grad():
+        last.weight.zero_()
+        if last.bias is not None:
+            last.bias.zero_()
 
 
 def _fine_tune(
@@ -424,7 +527,10 @@ def _fine_tune(
 ) -> None:
     """End-to-end training of the kept prefix, then every earlier head refitted on its new z."""
     net, n_blocks = loop.net, fit.n_stages
-    history = loop.train(_Prefix(net, n_blocks), train, validation, epochs=epochs)
+    weights = [s.weight for s in fit.scores]
+    history, last = loop.train(
+        _Prefix(net, n_blocks), train, validation, epochs=epochs, weight=weights[-1]
+    )
     fit.fine_tune_loss = history.train_loss
     fit.epochs += len(history.train_loss)
     loop.rule.reset()
@@ -432,14 +538,16 @@ def _fine_tune(
     rows_val = None if validation is None else _Rows(loop.map(net.stem, validation.X), validation)
     fit.scores = []
     for t in range(n_blocks + 1):
+        learned = last
         if t < n_blocks:
-            loop.train(
+            _, learned = loop.train(
                 _StageNet(None, net.heads[t], residual=False),
                 rows.tensors,
                 None if rows_val is None else rows_val.tensors,
+                weight=weights[t],
             )
             fit.epochs += loop.epochs
-        fit.scores.append(loop.accept(t, rows, rows_val))
+        fit.scores.append(loop.accept(t, rows, rows_val, learned))
         if t < n_blocks:
             step = _stepper(net, t)
             rows = _Rows(loop.map(step, rows.z), train)
