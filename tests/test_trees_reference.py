@@ -65,7 +65,7 @@ def assert_additive(model, X):
     )
 
 
-# -- 1. early stopping ----------------------------------------------------------------------------
+# -- 1. early stopping -----------------------------------------------------------------------------
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize(("n_iter_no_change", "tol"), [(5, 1e-4), (10, 0.1), (20, 0.1)])
 def test_sklearn_engine_early_stopping_is_gradient_boostings(
@@ -146,7 +146,7 @@ def test_one_class_message_names_the_label_not_all_classes():
         TreeBoostingClassifier().fit(X, ["b"] * 4)
 
 
-# -- 2. eval_set, evals_result_, metadata routing ---------------------------------------------------
+# -- 2. eval_set, evals_result_, metadata routing --------------------------------------------------
 @pytest.mark.parametrize("engine", ["lightgbm", "sklearn"])
 @pytest.mark.parametrize("task", TASKS)
 def test_evals_result_is_the_loss_of_each_set_after_each_stage(task_data, task, engine):
@@ -165,6 +165,10 @@ def test_evals_result_is_the_loss_of_each_set_after_each_stage(task_data, task, 
     staged = [model.loss_.value(codes, raw, w) for raw in model._staged_raw(X[:100])]
     np.testing.assert_allclose(history, staged, rtol=1e-6)
     np.testing.assert_allclose(model.validation_score_, history)
+    # the training loss, read from LightGBM's own scores on that engine, is the same loss
+    codes = y[100:] if task == "regression" else np.searchsorted(model.classes_, y[100:])
+    staged = [model.loss_.value(codes, raw) for raw in model._staged_raw(X[100:])]
+    np.testing.assert_allclose(model.train_score_, staged, rtol=1e-6)
 
 
 def test_lightgbm_evals_result_equals_lightgbms(binary_data):
@@ -213,7 +217,7 @@ def test_eval_set_errors_name_the_argument(multiclass_data):
         model.fit(X, y, eval_set=[(X[:5], y[:4])])
 
 
-# -- 3. feature importances -------------------------------------------------------------------------
+# -- 3. feature importances ------------------------------------------------------------------------
 @pytest.mark.parametrize("importance_type", ["split", "gain"])
 @pytest.mark.parametrize("task", TASKS)
 def test_lightgbm_feature_importances_equal_lightgbms(task_data, task, importance_type):
@@ -245,7 +249,7 @@ def test_sklearn_feature_importances_equal_gradient_boostings(task_data, task):
     assert splits.sum() == n_internal
 
 
-# -- 7. lgb_params --------------------------------------------------------------------------------
+# -- 7. lgb_params ---------------------------------------------------------------------------------
 def test_lgb_params_reach_lightgbm(regression_data):
     X, y = regression_data
     extra = {"min_data_in_bin": 30, "extra_trees": True, "seed": 7}
@@ -284,7 +288,7 @@ def test_lgb_params_need_the_lightgbm_engine(regression_data):
         TreeBoostingRegressor(engine="sklearn", lgb_params={"min_data_in_bin": 3}).fit(X, y)
 
 
-# -- 5. categorical features ----------------------------------------------------------------------
+# -- 5. categorical features -----------------------------------------------------------------------
 def _frame(n=400, seed=0):
     rng = np.random.RandomState(seed)
     colour = pd.Categorical(rng.choice(["red", "green", "blue", "grey"], n))
@@ -338,7 +342,7 @@ def test_categories_are_refused_by_name_where_they_cannot_go():
         TreeBoostingRegressor(engine="sklearn", categorical_features=[0]).fit(frame[["x"]], y)
 
 
-# -- 8. warm start ----------------------------------------------------------------------------------
+# -- 8. warm start ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("subsample", [1.0, 0.7])
 @pytest.mark.parametrize("task", TASKS)
 def test_sklearn_engine_warm_start_is_gradient_boostings(task_data, task, subsample):
