@@ -176,6 +176,10 @@ class LightGBMModel(AdditiveModel):
         contrib = self.start.booster.predict(
             X, start_iteration=a, num_iteration=b - a, pred_contrib=True
         )
+        if isinstance(contrib, list):  # sparse X, K classes: one sparse matrix per class
+            contrib = np.hstack([c.toarray() for c in contrib])
+        elif hasattr(contrib, "toarray"):  # sparse X gives sparse contributions
+            contrib = contrib.toarray()
         return np.asarray(contrib).reshape(n, k, -1).transpose(0, 2, 1)
 
     def feature_contributions(self, X: Any) -> np.ndarray:

@@ -84,6 +84,10 @@ class AdditiveEstimator(BaseEstimator):
     def _allow_nan(self) -> bool:
         return False
 
+    def _accept_sparse(self) -> list[str] | bool:
+        """Sparse formats X may come in (validated, kept sparse); False: dense only."""
+        return False
+
     def _prepare_X(self, X: np.ndarray) -> Any:
         """What the model's stages consume, from validated X."""
         return X
@@ -142,6 +146,7 @@ class AdditiveEstimator(BaseEstimator):
                 y,
                 dtype=self._input_dtype(),
                 ensure_all_finite="allow-nan" if self._allow_nan() else True,
+                accept_sparse=self._accept_sparse(),
                 y_numeric=self._task == "regression",
                 ensure_min_samples=2,
             )
@@ -158,6 +163,7 @@ class AdditiveEstimator(BaseEstimator):
                 reset=False,
                 dtype=self._input_dtype(),
                 ensure_all_finite="allow-nan" if self._allow_nan() else True,
+                accept_sparse=self._accept_sparse(),
             )
         except ValueError as exc:
             raise _name_argument(exc, "X") from exc
@@ -166,6 +172,7 @@ class AdditiveEstimator(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = self._allow_nan()
+        tags.input_tags.sparse = bool(self._accept_sparse())
         return tags
 
     # -- the shared surface ---------------------------------------------------------------------

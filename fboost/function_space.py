@@ -408,6 +408,14 @@ class _FunctionalBoostingBase(AdditiveEstimator):
         except AttributeError:
             return False
 
+    def _accept_sparse(self) -> list[str] | bool:
+        # sparse X when the learner takes it (its tag): rows are selected, so CSR is kept
+        try:
+            sparse = bool(self._learner().__sklearn_tags__().input_tags.sparse)
+        except AttributeError:
+            return False
+        return ["csr"] if sparse else False
+
     def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> None:
         learner = self._learner()
         weighted = not np.all(sample_weight == sample_weight[0])

@@ -15,6 +15,7 @@ from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
@@ -122,6 +123,9 @@ class _TreeBoostingBase(AdditiveEstimator):
     def _allow_nan(self) -> bool:
         return self.engine == "lightgbm"
 
+    def _accept_sparse(self) -> list[str] | bool:
+        return ["csr", "csc"] if self.engine == "lightgbm" else False
+
     def _input_dtype(self) -> type:
         # scikit-learn's gradient boosting grows its trees on float32 input
         return np.float32 if self.engine == "sklearn" else np.float64
@@ -136,7 +140,14 @@ class _TreeBoostingBase(AdditiveEstimator):
                 f"categorical_features={list(self.categorical_features)!r} needs "
                 "engine='lightgbm'; engine='sklearn' takes numeric features only"
             )
-        return super()._validate_fit_data(X, y)
+        X, y = super()._validate_fit_data(X, y)
+        return self._prepare_X(X), y
+
+    def _prepare_X(self, X: Any) -> Any:
+        # LightGBM takes scipy's sparse matrices, not its sparse arrays
+        if scipy.sparse.issparse(X) and not isinstance(X, scipy.sparse.spmatrix):
+            return scipy.sparse.csr_matrix(X) if X.format == "csr" else scipy.sparse.csc_matrix(X)
+        return X
 
     def _validate_X(self, X: Any) -> Any:
         encoding = getattr(self, "_categorical", None)

@@ -11,14 +11,17 @@ import lightgbm
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse
 import sklearn
 from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+from sklearn.linear_model import Ridge
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from fboost import (
     FunctionalBoostingClassifier,
+    FunctionalBoostingRegressor,
     TreeBoostingClassifier,
     TreeBoostingRegressor,
 )
@@ -43,12 +46,12 @@ def lgbm(task, **params):
 
 def raw_of(model, X):
     if hasattr(model, "decision_function"):
-        return np.asarray(model.decision_function(X)).reshape(len(X), -1)
+        return np.asarray(model.decision_function(X)).reshape(X.shape[0], -1)
     return model.predict(X).reshape(-1, 1)
 
 
 def lgbm_raw(ref, X):
-    return np.asarray(ref.predict(X, raw_score=True)).reshape(len(X), -1)
+    return np.asarray(ref.predict(X, raw_score=True)).reshape(X.shape[0], -1)
 
 
 def assert_additive(model, X):
@@ -415,3 +418,32 @@ def test_feature_contributions_need_the_lightgbm_engine(regression_data):
     model = TreeBoostingRegressor(engine="sklearn", n_stages=3).fit(X, y)
     with pytest.raises(ValueError, match="feature_contributions needs engine='lightgbm'"):
         model.feature_contributions(X)
+
+
+# -- 6. sparse input ------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_lightgbm_engine_takes_sparse_x_as_lightgbm_does(task_data, task, fmt):
+    X, y = task_data[task]
+    X = np.where(np.abs(X) < 0.7, 0.0, X)
+    Xs = getattr(scipy.sparse, f"{fmt}_matrix")(X)
+    ours = tree(task, n_stages=10).fit(Xs, y)
+    ref = lgbm(task, **ours.lightgbm_params()).fit(Xs, y)
+    np.testing.assert_array_equal(raw_of(ours, Xs), lgbm_raw(ref, Xs))
+    np.testing.assert_array_equal(raw_of(ours, Xs), raw_of(ours, X))
+    assert_additive(ours, Xs)
+    np.testing.assert_allclose(
+        ours.feature_contributions(Xs).sum(axis=1), raw_of(ours, Xs), atol=1e-10
+    )
+
+
+def test_functional_boosting_takes_sparse_x_when_its_learner_does(regression_data):
+    X, y = regression_data
+    Xs = scipy.sparse.csr_matrix(np.where(np.abs(X) < 0.7, 0.0, X))
+    learner = Ridge(solver="sparse_cg", tol=1e-12)  # the same solver on sparse and dense X
+    model = FunctionalBoostingRegressor(learner, n_stages=5, random_state=0).fit(Xs, y)
+    dense = FunctionalBoostingRegressor(learner, n_stages=5, random_state=0).fit(Xs.toarray(), y)
+    np.testing.assert_allclose(model.predict(Xs), dense.predict(Xs.toarray()), rtol=1e-6)
+    assert_additive(model, Xs)
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        TreeBoostingRegressor(engine="sklearn").fit(Xs, y)
