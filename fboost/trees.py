@@ -20,6 +20,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from . import _tree_shap as tree_shap
 from ._categorical import CategoricalEncoding
 from ._lightgbm import LightGBMModel, check_lgb_params, fit_lightgbm
 from ._training import split_validation
@@ -423,17 +424,13 @@ class _TreeBoostingBase(AdditiveEstimator):
         mean = np.mean(relevant, axis=0, dtype=np.float64)
         return np.asarray(mean / np.sum(mean))
 
-    def _lightgbm_model(self, what: str) -> LightGBMModel:
-        check_is_fitted(self)
-        if not isinstance(self.model_, LightGBMModel):
-            raise ValueError(
-                f"{what} needs engine='lightgbm' (LightGBM's pred_contrib); the sklearn "
-                "engine's trees have no exact per-feature contributions in fboost"
-            )
-        return self.model_
-
     def feature_contributions(self, X: Any) -> np.ndarray:
-        """Per-feature contributions to the raw score (TreeSHAP: LightGBM's ``pred_contrib``).
+        """Per-feature contributions to the raw score (TreeSHAP, path-dependent).
+
+        Engine "lightgbm": LightGBM's ``pred_contrib`` (summed over the kept windows after
+        ``drop_stages``). Engine "sklearn": ``shap``'s ``TreeExplainer`` on every tree, times
+        ``alpha_t``; ``shap`` is the optional extra ``fboost[shap]`` (``ImportError`` naming it
+        when absent).
 
         Parameters
         ----------
@@ -444,10 +441,13 @@ class _TreeBoostingBase(AdditiveEstimator):
         contributions : ndarray of shape (n_samples, n_features_in_ + 1, n_outputs)
             Column j < n_features is feature j's contribution, the last column the expected
             value (with ``F_0``); the sum over axis 1 is the raw score (``decision_function``
-            for classifiers, ``predict`` for regressors). Engine "lightgbm" only.
+            for classifiers, ``predict`` for regressors).
         """
-        model = self._lightgbm_model("feature_contributions")
-        return model.feature_contributions(self._validate_X(X))
+        check_is_fitted(self)
+        X = self._validate_X(X)
+        if isinstance(self.model_, LightGBMModel):
+            return self.model_.feature_contributions(X)
+        return np.asarray(tree_shap.stage_feature_contributions(self.model_, X).sum(axis=0))
 
     def stage_feature_contributions(self, X: Any) -> np.ndarray:
         """Contributions per stage and feature at once: the additive view over both.
@@ -459,13 +459,17 @@ class _TreeBoostingBase(AdditiveEstimator):
         Returns
         -------
         contributions : ndarray of shape (n_stages_ + 1, n_samples, n_features_in_ + 1, n_outputs)
-            Row 0 holds ``F_0`` in the last (bias) column; row t is LightGBM's ``pred_contrib``
-            of stage t's trees alone (``start_iteration``/``num_iteration`` windows). Summed over
-            axis 2 it is ``stage_contributions(X)``; summed over axis 0,
-            ``feature_contributions(X)``. Engine "lightgbm" only.
+            Row 0 holds ``F_0`` in the last (bias) column; row t is stage t's trees alone:
+            LightGBM's ``pred_contrib`` over that one iteration (``start_iteration`` /
+            ``num_iteration`` windows), or ``alpha_t`` times ``shap``'s TreeSHAP of its trees
+            (engine "sklearn"). Summed over axis 2 it is ``stage_contributions(X)``; summed over
+            axis 0, ``feature_contributions(X)``.
         """
-        model = self._lightgbm_model("stage_feature_contributions")
-        return model.stage_feature_contributions(self._validate_X(X))
+        check_is_fitted(self)
+        X = self._validate_X(X)
+        if isinstance(self.model_, LightGBMModel):
+            return self.model_.stage_feature_contributions(X)
+        return tree_shap.stage_feature_contributions(self.model_, X)
 
 
 def _is_alias(key: str, name: str) -> bool:

@@ -413,10 +413,31 @@ def test_feature_contributions_are_lightgbms_and_sum_both_ways(task_data, task):
     np.testing.assert_allclose(lesioned.stage_feature_contributions(X), both[kept], atol=1e-12)
 
 
-def test_feature_contributions_need_the_lightgbm_engine(regression_data):
+@pytest.mark.parametrize("task", TASKS)
+def test_sklearn_engine_feature_contributions_through_shap(task_data, task):
+    pytest.importorskip("shap")
+    X, y = task_data[task]
+    model = tree(task, engine="sklearn", n_stages=6, num_leaves=6, subsample=0.8).fit(X, y)
+    both = model.stage_feature_contributions(X)
+    k = 3 if task == "multiclass" else 1
+    assert both.shape == (model.n_stages_ + 1, len(X), X.shape[1] + 1, k)
+    np.testing.assert_allclose(both.sum(axis=2), model.stage_contributions(X), atol=1e-8)
+    features = model.feature_contributions(X)
+    np.testing.assert_allclose(features, both.sum(axis=0), atol=1e-10)
+    np.testing.assert_allclose(features.sum(axis=1), raw_of(model, X), atol=1e-8)
+    lesioned = model.drop_stages([2])
+    np.testing.assert_allclose(
+        lesioned.feature_contributions(X).sum(axis=1), raw_of(lesioned, X), atol=1e-8
+    )
+
+
+def test_sklearn_engine_feature_contributions_name_the_missing_extra(regression_data, monkeypatch):
+    import sys
+
     X, y = regression_data
     model = TreeBoostingRegressor(engine="sklearn", n_stages=3).fit(X, y)
-    with pytest.raises(ValueError, match="feature_contributions needs engine='lightgbm'"):
+    monkeypatch.setitem(sys.modules, "shap", None)
+    with pytest.raises(ImportError, match=r"pip install 'fboost\[shap\]'"):
         model.feature_contributions(X)
 
 
