@@ -520,8 +520,9 @@ _TREE_DOC = """
     importance_type : {"split", "gain"}, default="split"
         What ``feature_importances_`` counts: splits per feature, or their gain.
     categorical_features : list of int or str, default=None
-        Features LightGBM takes as categorical, by position or column name; pandas ``category``
-        columns (unordered ones, as LightGBM's ``"auto"``) are added. A category column goes to
+        Features LightGBM takes as categorical, by position or column name; unordered pandas
+        ``category`` columns are added (as LightGBM's ``"auto"``), while ordered ones go as their
+        codes in category order, an ordinal feature, as LightGBM treats them. A category column goes to
         LightGBM as its codes of the training categories (unseen ones are missing), exactly as
         LightGBM treats a frame, so raw scores equal LightGBM's on the same frame. Engine
         "sklearn" raises for either.
@@ -535,8 +536,10 @@ _TREE_DOC = """
     warm_start : bool, default=False
         When fitted, ``fit`` adds stages up to ``n_stages`` to the current model instead of
         starting over (scikit-learn's semantics; ``n_stages`` may not shrink). Engine "sklearn"
-        continues the random stream as scikit-learn does, engine "lightgbm" trains from the
-        kept iterations with LightGBM's ``init_model``.
+        continues the random stream as scikit-learn does (equal to ``GradientBoosting*`` with
+        ``warm_start=True``), engine "lightgbm" trains from the kept iterations with LightGBM's
+        ``init_model``. With ``n_iter_no_change``, the rule's history restarts with each
+        ``fit`` and watches the stages that fit adds.
     random_state : int, RandomState instance or None, default=None
         Seeds the split, bagging and the trees.
     verbose : int, default=0

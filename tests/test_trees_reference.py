@@ -321,6 +321,15 @@ def test_category_columns_go_to_lightgbm_natively(task):
     assert not np.array_equal(raw_of(as_numbers, codes), raw_of(ours, frame))
 
 
+def test_ordered_categories_go_as_ordinal_codes_as_in_lightgbm():
+    frame, y = _frame()
+    frame["size"] = frame["size"].cat.as_ordered()
+    ours = TreeBoostingRegressor(n_stages=10, min_samples_leaf=5).fit(frame, y)
+    ref = lightgbm.LGBMRegressor(**ours.lightgbm_params()).fit(frame, y)
+    assert ours.categorical_features_ == [1]
+    np.testing.assert_array_equal(ours.predict(frame), ref.predict(frame, raw_score=True))
+
+
 def test_categorical_features_by_name_or_index_equal_lightgbms():
     frame, y = _frame()
     frame = frame.assign(colour=frame["colour"].cat.codes, size=frame["size"].cat.codes)
