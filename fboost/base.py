@@ -28,6 +28,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._categorical import reject_categorical
 from .additive import AdditiveModel
 from .losses import CLASSIFICATION_LOSSES, REGRESSION_LOSSES, Loss, get_loss
 
@@ -57,6 +58,14 @@ class AdditiveEstimator(BaseEstimator):
         Validation loss after each stage (empty without early stopping).
     n_features_in_ : int
         Number of features seen in ``fit``.
+    n_stages_ : int
+        Number of stages in the fitted model: the stages that ``predict`` sums and
+        ``stage_contributions`` returns (after early stopping, and after ``drop_stages``). Early
+        stopping keeps what its reference keeps: every stage trained under scikit-learn's rule
+        (scikit-learn's ``n_estimators_``: ``TreeBoosting*(engine="sklearn")`` and
+        ``FunctionalBoosting*``), LightGBM's ``best_iteration_`` under its early-stopping
+        callback (``engine="lightgbm"``), the stages up to the best validation stage for the
+        stagewise networks, and all blocks (with the best epoch's weights) for ``ResNet*``.
     """
 
     _task: ClassVar[str]
@@ -79,6 +88,10 @@ class AdditiveEstimator(BaseEstimator):
         return np.float64
 
     def _allow_nan(self) -> bool:
+        return False
+
+    def _accept_sparse(self) -> list[str] | bool:
+        """Sparse formats X may come in (validated, kept sparse); False: dense only."""
         return False
 
     def _prepare_X(self, X: np.ndarray) -> Any:
@@ -141,6 +154,7 @@ class AdditiveEstimator(BaseEstimator):
         return X, y, sample_weight
 
     def _validate_fit_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        reject_categorical(X, type(self).__name__)
         try:
             return validate_data(
                 self,
@@ -148,6 +162,7 @@ class AdditiveEstimator(BaseEstimator):
                 y,
                 dtype=self._input_dtype(),
                 ensure_all_finite="allow-nan" if self._allow_nan() else True,
+                accept_sparse=self._accept_sparse(),
                 y_numeric=self._task == "regression",
                 ensure_min_samples=2,
             )
@@ -156,6 +171,7 @@ class AdditiveEstimator(BaseEstimator):
 
     def _validate_X(self, X: Any) -> Any:
         check_is_fitted(self)
+        reject_categorical(X, type(self).__name__)
         try:
             X = validate_data(
                 self,
@@ -163,6 +179,7 @@ class AdditiveEstimator(BaseEstimator):
                 reset=False,
                 dtype=self._input_dtype(),
                 ensure_all_finite="allow-nan" if self._allow_nan() else True,
+                accept_sparse=self._accept_sparse(),
             )
         except ValueError as exc:
             raise _name_argument(exc, "X") from exc
@@ -171,6 +188,7 @@ class AdditiveEstimator(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = self._allow_nan()
+        tags.input_tags.sparse = bool(self._accept_sparse())
         return tags
 
     # -- the shared surface ---------------------------------------------------------------------
@@ -273,11 +291,12 @@ class AdditiveClassifierMixin:
         encoder = LabelEncoder()
         codes = encoder.fit_transform(y)
         self.classes_ = encoder.classes_
-        n_weighted = np.count_nonzero(np.bincount(codes, weights=sample_weight))
-        if n_weighted < 2:
+        weighted = self.classes_[np.bincount(codes, weights=sample_weight) > 0].tolist()
+        if len(weighted) < 2:
             raise ValueError(
                 f"y must contain at least 2 classes with positive sample_weight; got "
-                f"{n_weighted} class: {self.classes_.tolist()}"
+                f"{len(weighted)}: {weighted}"
+                + (f" (of {self.classes_.tolist()})" if len(self.classes_) > len(weighted) else "")
             )
         return codes.astype(np.int64)
 

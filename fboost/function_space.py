@@ -14,6 +14,7 @@ a *stage fitter*:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any, ClassVar, Protocol
@@ -27,10 +28,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import has_fit_parameter
 
-from ._training import EarlyStopping, progress_bar, seed_from, split_validation
+from ._training import NoImprovementStopping, progress_bar, seed_from, split_validation
 from .additive import AdditiveModel, ConstantStart
 from .base import AdditiveClassifierMixin, AdditiveEstimator, AdditiveRegressorMixin
-from .losses import Loss, SquaredError
+from .losses import BinaryLogLoss, Loss, SquaredError
 
 __all__ = [
     "FunctionalBoostingRegressor",
@@ -72,6 +73,21 @@ class FunctionSpaceFit:
     model: AdditiveModel
     train_score: np.ndarray
     validation_score: np.ndarray
+    evals: dict[str, np.ndarray]
+    rng: np.random.RandomState
+
+
+#: an evaluation set: its name, X, encoded y and sample weights
+EvalSet = tuple[str, Any, np.ndarray, np.ndarray]
+
+
+def sklearn_loss_factor(loss: Loss) -> float:
+    """The factor scikit-learn's gradient boosting puts on its loss before comparing with ``tol``.
+
+    Two for half squared error and the binomial loss (its ``train_score_`` is the deviance), one
+    otherwise: early stopping uses the same scale, so ``tol`` means what it means there.
+    """
+    return 2.0 if isinstance(loss, SquaredError | BinaryLogLoss) else 1.0
 
 
 def fit_function_space(
@@ -89,17 +105,22 @@ def fit_function_space(
     tol: float,
     verbose: int,
     desc: str,
+    eval_sets: Sequence[EvalSet] = (),
+    classes: np.ndarray | None = None,
+    warm: tuple[AdditiveModel, np.ndarray, np.random.RandomState] | None = None,
 ) -> FunctionSpaceFit:
     """Friedman's loop: ``F_t = F_{t-1} + alpha_t h_t`` with ``h_t`` fitted to ``-dL/dF``.
 
     The validation split and the random stream are scikit-learn's (``train_test_split`` with
     ``random_state``, then one ``RandomState`` shared by the subsample masks and the learners), so
-    that the tree engine reproduces ``GradientBoosting*``. With ``n_iter_no_change`` set, training
-    stops once the validation loss has not improved by more than ``tol`` for that many stages, and
-    the model is truncated to its best stage.
+    that the tree engine reproduces ``GradientBoosting*``. With ``n_iter_no_change`` set, early
+    stopping is scikit-learn's rule (``NoImprovementStopping``) on the first of ``eval_sets``, or
+    on a held-out ``validation_fraction`` when none is given; every stage trained is kept, as
+    scikit-learn keeps ``n_estimators_`` stages. ``warm`` = ``(model, train_score, rng)``
+    continues a fitted model with the random stream where it stopped (scikit-learn's
+    ``warm_start``).
     """
-    X_val = y_val = w_val = None
-    if n_iter_no_change is not None:
+    if n_iter_no_change is not None and not eval_sets:
         X, X_val, y, y_val, sample_weight, w_val = split_validation(
             X,
             y,
@@ -107,23 +128,37 @@ def fit_function_space(
             fraction=validation_fraction,
             random_state=random_state,
             stratify=loss.is_classification,
+            classes=classes,
         )
-    rng = check_random_state(random_state)
+        eval_sets = [("validation", X_val, y_val, w_val)]
     n_samples = y.shape[0]
     n_in_bag = max(1, int(subsample * n_samples))
-    raw0 = loss.init_raw(y, sample_weight)
-    start = ConstantStart(raw0)
-    raw, _ = start(X)
-    raw_val = start(X_val)[0] if X_val is not None else None
-
-    stages: list[LearnerStage] = []
-    weights: list[float] = []
-    train_score: list[float] = []
-    validation_score: list[float] = []
-    stopper = EarlyStopping(n_iter_no_change, tol)
-    in_bag = np.ones(n_samples, dtype=bool)
-    with progress_bar(n_stages, verbose, desc) as bar:
-        for t in range(n_stages):
+    if warm is None:
+        rng = check_random_state(random_state)
+        start: Any = ConstantStart(loss.init_raw(y, sample_weight))
+        stages: list[Any] = []
+        weights: list[float] = []
+        train_score: list[float] = []
+    else:
+        model, previous_score, rng = warm
+        start, stages, weights = model.start, list(model.stages), list(model.weights)
+        train_score = list(previous_score)
+    raw = AdditiveModel(start, stages, weights).raw(X)
+    histories: dict[str, list[float]] = {name: [] for name, *_ in eval_sets}
+    raw_evals = []
+    for name, X_eval, y_eval, w_eval in eval_sets:
+        contributions = AdditiveModel(start, stages, weights).iter_contributions(X_eval)
+        raw_eval = next(contributions).copy()
+        for c in contributions:  # the history of the stages a warm start begins with
+            raw_eval += c
+            histories[name].append(loss.value(y_eval, raw_eval, w_eval))
+        raw_evals.append(raw_eval)
+    stopper = NoImprovementStopping(n_iter_no_change, tol) if n_iter_no_change else None
+    factor = sklearn_loss_factor(loss)
+    begin = len(stages)
+    with progress_bar(max(n_stages - begin, 0), verbose, desc) as bar:
+        for t in range(begin, n_stages):
+            in_bag = np.ones(n_samples, dtype=bool)
             if subsample < 1.0:
                 in_bag = _random_sample_mask(n_samples, n_in_bag, rng)
             loss.prepare_stage(y, raw, sample_weight)  # the Huber threshold, at F_{t-1}
@@ -134,31 +169,48 @@ def fit_function_space(
             weights.append(alpha)
             train_score.append(loss.value(y, raw, sample_weight))
             postfix = {"train": train_score[-1]}
-            if raw_val is not None:
-                raw_val += alpha * stage.advance(X_val, None)[0]
-                validation_score.append(loss.value(y_val, raw_val, w_val))  # type: ignore[arg-type]
-                postfix["val"] = validation_score[-1]
-                if stopper.update(validation_score[-1], t):
-                    break
+            for (name, X_eval, y_eval, w_eval), raw_eval in zip(eval_sets, raw_evals, strict=True):
+                raw_eval += alpha * stage.advance(X_eval, None)[0]
+                histories[name].append(loss.value(y_eval, raw_eval, w_eval))
+                postfix[name] = histories[name][-1]
             bar.set_postfix(postfix, refresh=False)
             bar.update()
-    n_kept = stopper.best_index + 1 if stopper.enabled else len(stages)
+            first = histories[eval_sets[0][0]][-1] if eval_sets else 0.0
+            if stopper is not None and stopper.update(factor * first, t):
+                break
+    evals = {name: np.asarray(values) for name, values in histories.items()}
     return FunctionSpaceFit(
-        model=AdditiveModel(start, stages[:n_kept], weights[:n_kept]),
-        train_score=np.asarray(train_score[:n_kept]),
-        validation_score=np.asarray(validation_score),
+        model=AdditiveModel(start, stages, weights),
+        train_score=np.asarray(train_score),
+        validation_score=evals[eval_sets[0][0]] if eval_sets else np.array([]),
+        evals=evals,
+        rng=rng,
     )
 
 
 def fit_estimator_stages(
-    estimator: Any, fit_stage: StageFitter, X: Any, y: np.ndarray, sample_weight: np.ndarray
+    estimator: Any,
+    fit_stage: StageFitter,
+    X: Any,
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    eval_sets: Sequence[EvalSet] = (),
 ) -> None:
     """Run ``fit_function_space`` with an estimator's own parameters; set its fitted state.
 
     The estimator provides ``loss_`` and the parameters ``n_stages``, ``subsample``,
-    ``random_state``, ``n_iter_no_change``, ``validation_fraction``, ``tol`` and ``verbose``;
-    this sets ``model_``, ``train_score_`` and ``validation_score_``.
+    ``random_state``, ``n_iter_no_change``, ``validation_fraction``, ``tol`` and ``verbose``
+    (and optionally ``warm_start`` and ``classes_``); this sets ``model_``, ``train_score_``,
+    ``validation_score_``, ``evals_result_`` and, for warm starts, the random stream ``_rng``.
     """
+    warm = None
+    if getattr(estimator, "warm_start", False) and hasattr(estimator, "_rng"):
+        if estimator.n_stages < estimator.model_.n_stages:
+            raise ValueError(
+                f"n_stages={estimator.n_stages} must be >= n_stages_="
+                f"{estimator.model_.n_stages} when warm_start=True"
+            )
+        warm = (estimator.model_, estimator.train_score_, estimator._rng)
     fit = fit_function_space(
         fit_stage,
         estimator.loss_,
@@ -173,10 +225,15 @@ def fit_estimator_stages(
         tol=estimator.tol,
         verbose=estimator.verbose,
         desc=type(estimator).__name__,
+        eval_sets=eval_sets,
+        classes=getattr(estimator, "classes_", None),
+        warm=warm,
     )
     estimator.model_ = fit.model
     estimator.train_score_ = fit.train_score
     estimator.validation_score_ = fit.validation_score
+    estimator.evals_result_ = {name: {estimator.loss_.name: v} for name, v in fit.evals.items()}
+    estimator._rng = fit.rng
 
 
 # -- stage fitters ------------------------------------------------------------------------------
@@ -386,6 +443,14 @@ class _FunctionalBoostingBase(AdditiveEstimator):
         except AttributeError:
             return False
 
+    def _accept_sparse(self) -> list[str] | bool:
+        # sparse X when the learner takes it (its tag): rows are selected, so CSR is kept
+        try:
+            sparse = bool(self._learner().__sklearn_tags__().input_tags.sparse)
+        except AttributeError:
+            return False
+        return ["csr"] if sparse else False
+
     def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> None:
         learner = self._learner()
         weighted = not np.all(sample_weight == sample_weight[0])
@@ -413,11 +478,14 @@ _FUNCTIONAL_DOC = """
     subsample : float, default=1.0
         Fraction in (0, 1] of the training rows each stage is fitted on.
     n_iter_no_change : int or None, default=None
-        Early stopping: hold out ``validation_fraction`` of the data and stop once the validation
-        loss has not improved by more than ``tol`` for this many stages; the model is truncated
-        to its best stage. ``None`` disables it.
+        Early stopping with scikit-learn's gradient-boosting rule: hold out
+        ``validation_fraction`` of the data; a stage must beat, by more than ``tol``, one of the
+        last ``n_iter_no_change`` validation losses that passed (twice the half squared error
+        or binary log loss, as scikit-learn scales them); training stops at the first stage that
+        does not, and every stage trained is kept. ``None`` disables it.
     validation_fraction : float, default=0.1
-        Fraction in (0, 1) held out for early stopping.
+        Fraction in (0, 1) held out for early stopping (stratified for classifiers); a training
+        part that lacks a class raises ``ValueError`` naming it.
     tol : float, default=1e-4
         Minimum improvement of the validation loss, >= 0.
     random_state : int, RandomState instance or None, default=None
@@ -438,13 +506,16 @@ _FUNCTIONAL_DOC = """
     model_ : AdditiveModel
         ``F_0`` plus one ``LearnerStage`` per stage.
     n_stages_ : int
-        Number of stages kept.
+        Number of stages of the model: every stage trained, after early stopping too
+        (scikit-learn's ``n_estimators_``).
     stage_weights_ : ndarray of shape (n_stages_,)
         ``alpha_t``.
     train_score_ : ndarray of shape (n_stages_,)
         Training loss after each stage (``fboost.losses`` conventions).
     validation_score_ : ndarray
         Validation loss after each stage trained (empty without early stopping).
+    evals_result_ : dict
+        ``{"validation": {loss name: validation_score_}}`` with early stopping, else empty.
     loss_ : Loss
         The loss.
     n_features_in_ : int

@@ -10,14 +10,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ._lightgbm import fit_lightgbm, lightgbm_objective
+from . import _tree_shap as tree_shap
+from ._categorical import CategoricalEncoding
+from ._lightgbm import LightGBMModel, check_lgb_params, fit_lightgbm, lightgbm_objective
 from ._training import split_validation
 from .base import AdditiveClassifierMixin, AdditiveEstimator, AdditiveRegressorMixin
 from .function_space import TreeNewtonFitter, fit_estimator_stages
@@ -61,6 +66,10 @@ class _TreeBoostingBase(AdditiveEstimator):
         "min_child_weight": [Interval(Real, 0, None, closed="left")],
         "max_bin": [Interval(Integral, 2, None, closed="left")],
         "n_jobs": [Integral, None],
+        "importance_type": [StrOptions({"split", "gain"})],
+        "categorical_features": ["array-like", None],
+        "lgb_params": [dict, None],
+        "warm_start": ["boolean"],
     }
 
     def __init__(
@@ -82,6 +91,10 @@ class _TreeBoostingBase(AdditiveEstimator):
         n_iter_no_change: int | None = None,
         validation_fraction: float = 0.1,
         tol: float = 1e-4,
+        importance_type: str = "split",
+        categorical_features: Sequence[int | str] | None = None,
+        lgb_params: dict[str, Any] | None = None,
+        warm_start: bool = False,
         random_state: Any = None,
         verbose: int = 0,
         loss: Any = None,
@@ -103,6 +116,10 @@ class _TreeBoostingBase(AdditiveEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.validation_fraction = validation_fraction
         self.tol = tol
+        self.importance_type = importance_type
+        self.categorical_features = categorical_features
+        self.lgb_params = lgb_params
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
         self.loss = loss
@@ -116,21 +133,178 @@ class _TreeBoostingBase(AdditiveEstimator):
         huber = self.loss == "huber" and self.engine == "lightgbm"
         return {"huber_delta": self.alpha} if huber else {}
 
+    def _accept_sparse(self) -> list[str] | bool:
+        return ["csr", "csc"] if self.engine == "lightgbm" else False
+
     def _input_dtype(self) -> type:
         # scikit-learn's gradient boosting grows its trees on float32 input
         return np.float32 if self.engine == "sklearn" else np.float64
 
-    def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> None:
+    # -- input: categorical columns go to LightGBM natively -------------------------------------
+    def _validate_fit_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        if self.engine == "lightgbm":
+            self._categorical = CategoricalEncoding.fit(X, self.categorical_features)
+            X = self._categorical.transform(X)
+        elif self.categorical_features is not None and len(self.categorical_features) > 0:
+            raise ValueError(
+                f"categorical_features={list(self.categorical_features)!r} needs "
+                "engine='lightgbm'; engine='sklearn' takes numeric features only"
+            )
+        X, y = super()._validate_fit_data(X, y)
+        return self._prepare_X(X), y
+
+    def _prepare_X(self, X: Any) -> Any:
+        # LightGBM takes scipy's sparse matrices, not its sparse arrays
+        if scipy.sparse.issparse(X) and not isinstance(X, scipy.sparse.spmatrix):
+            return scipy.sparse.csr_matrix(X) if X.format == "csr" else scipy.sparse.csc_matrix(X)
+        return X
+
+    def _validate_X(self, X: Any) -> Any:
+        encoding = getattr(self, "_categorical", None)
+        if self.engine == "lightgbm" and encoding is not None:
+            X = encoding.transform(X)
+        return super()._validate_X(X)
+
+    @property
+    def categorical_features_(self) -> list[int]:
+        """Positions of the features LightGBM took as categorical."""
+        check_is_fitted(self)
+        encoding = getattr(self, "_categorical", None)
+        return [] if encoding is None else list(encoding.indices)
+
+    # -- fit ------------------------------------------------------------------------------------
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        eval_set: Sequence[tuple[Any, Any]] | None = None,
+        eval_sample_weight: Sequence[Any] | None = None,
+    ) -> _TreeBoostingBase:
+        """Fit the boosted trees stage by stage.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; a pandas frame's ``category`` columns are categorical features
+            (engine "lightgbm"). The lightgbm engine takes NaN as missing.
+        y : array-like of shape (n_samples,)
+            Targets: real values for the regressor, any labels for the classifier.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; ``None`` weighs every sample 1.
+        eval_set : list of (X, y) pairs, default=None
+            Validation sets, as LightGBM's ``fit`` takes them: each loss is recorded after every
+            stage in ``evals_result_`` (``"valid_0"``, ``"valid_1"``, ...), and with
+            ``n_iter_no_change`` they replace the held-out ``validation_fraction``: LightGBM's
+            early-stopping callback watches all of them (engine "lightgbm"), scikit-learn's rule
+            watches the first (engine "sklearn"). In a ``Pipeline`` (with metadata routing) the
+            sets reach the estimator as given: earlier steps do not transform them.
+        eval_sample_weight : list of array-like or None, default=None
+            Weights of each ``eval_set`` (one entry per set, ``None`` for ones).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        warm = self._warm_model()
+        X, y, sample_weight = self._validate_fit_inputs(X, y, sample_weight)
+        if warm is not None and self.loss_ != warm[1]:
+            raise ValueError(
+                f"warm_start=True continues a model fitted to {warm[1]!r}; this y gives "
+                f"{self.loss_!r}"
+            )
+        eval_sets = self._validate_eval_sets(eval_set, eval_sample_weight)
         if self.engine == "sklearn":
-            self._fit_sklearn(X, y, sample_weight)
+            self._fit_sklearn(X, y, sample_weight, eval_sets)
         else:
-            self._fit_lightgbm(X, y, sample_weight)
+            self._fit_lightgbm(X, y, sample_weight, eval_sets, warm)
+        return self
+
+    def _warm_model(self) -> tuple[Any, Any, np.ndarray] | None:
+        """The fitted model, loss and train score a warm start continues, or None."""
+        if not self.warm_start or not hasattr(self, "model_"):
+            return None
+        if self.n_stages < self.model_.n_stages:
+            raise ValueError(
+                f"n_stages={self.n_stages} must be >= n_stages_={self.model_.n_stages} when "
+                "warm_start=True"
+            )
+        stages = self.model_.stages
+        if self.engine == "lightgbm" and (
+            not isinstance(self.model_, LightGBMModel)
+            or [s.iteration for s in self.model_.stages] != list(range(len(stages)))
+        ):
+            raise ValueError(
+                "warm_start=True continues the model this estimator fitted with "
+                "engine='lightgbm'; this one was fitted by the other engine or is lesioned"
+            )
+        if self.engine == "sklearn" and isinstance(self.model_, LightGBMModel):
+            raise ValueError("warm_start=True cannot switch a fitted model's engine")
+        return self.model_, self.loss_, self.train_score_
+
+    def _validate_eval_sets(
+        self, eval_set: Any, eval_sample_weight: Any
+    ) -> list[tuple[str, Any, np.ndarray, np.ndarray]]:
+        if eval_set is None:
+            if eval_sample_weight is not None:
+                raise ValueError("eval_sample_weight is given but eval_set is None")
+            return []
+        if (
+            isinstance(eval_set, tuple)
+            and len(eval_set) == 2
+            and not isinstance(eval_set[0], tuple)
+        ):
+            eval_set = [eval_set]
+        eval_set = list(eval_set)
+        weights = [None] * len(eval_set) if eval_sample_weight is None else list(eval_sample_weight)
+        if len(weights) != len(eval_set):
+            raise ValueError(
+                f"eval_sample_weight has {len(weights)} entries for {len(eval_set)} eval_set pairs"
+            )
+        sets = []
+        for i, (pair, w) in enumerate(zip(eval_set, weights, strict=True)):
+            if not isinstance(pair, tuple | list) or len(pair) != 2:
+                raise ValueError(f"eval_set[{i}] must be an (X, y) pair, got {type(pair).__name__}")
+            try:
+                X_eval = self._validate_X(pair[0])
+            except ValueError as exc:
+                raise ValueError(f"eval_set[{i}]: {exc}") from exc
+            y_eval = self._encode_eval_y(np.asarray(pair[1]), i)
+            if len(y_eval) != X_eval.shape[0]:
+                raise ValueError(
+                    f"eval_set[{i}]: X has {X_eval.shape[0]} rows but y has {len(y_eval)}"
+                )
+            try:
+                w_eval = _check_sample_weight(w, X_eval, dtype=np.float64, ensure_non_negative=True)
+            except ValueError as exc:
+                raise ValueError(f"eval_sample_weight[{i}]: {exc}") from exc
+            sets.append((f"valid_{i}", X_eval, y_eval, w_eval))
+        return sets
+
+    def _encode_eval_y(self, y: np.ndarray, i: int) -> np.ndarray:
+        y = y.reshape(-1)
+        if not self.loss_.is_classification:
+            return y.astype(np.float64)
+        classes = self.classes_
+        unknown = sorted(set(y.tolist()) - set(classes.tolist()))
+        if unknown:
+            raise ValueError(
+                f"eval_set[{i}]: y has labels {unknown} not seen in fit (classes_ are "
+                f"{classes.tolist()})"
+            )
+        return np.searchsorted(classes, y).astype(np.int64)
 
     # -- engine="sklearn" -----------------------------------------------------------------------
-    def _fit_sklearn(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> None:
+    def _fit_sklearn(
+        self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, eval_sets: list[Any]
+    ) -> None:
         changed = [
             name for name, default in _LIGHTGBM_ONLY.items() if getattr(self, name) != default
         ]
+        if self.lgb_params:
+            changed.append("lgb_params")
         if changed:
             raise ValueError(
                 f"{', '.join(changed)} only apply to engine='lightgbm'; engine='sklearn' takes "
@@ -144,17 +318,22 @@ class _TreeBoostingBase(AdditiveEstimator):
             "max_leaf_nodes": self.num_leaves,
         }
         fitter = TreeNewtonFitter(self.loss_, self.learning_rate, tree_params)
-        fit_estimator_stages(self, fitter, X, y, sample_weight)
+        fit_estimator_stages(self, fitter, X, y, sample_weight, eval_sets)
         self.booster_: Any = None
+        self.best_iteration_: int | None = None
 
     # -- engine="lightgbm" ----------------------------------------------------------------------
     def lightgbm_params(self) -> dict[str, Any]:
         """The keyword arguments this estimator passes to ``LGBMRegressor`` / ``LGBMClassifier``.
 
-        For ``loss="exponential"`` or a user's ``Loss``, ``fit`` adds the custom ``objective``
-        (and ``metric="None"``) built from the training targets.
+        Its named parameters mapped to LightGBM's, then ``lgb_params`` (checked against
+        LightGBM's parameter list; a clash with a named parameter raises ``ValueError``). For
+        ``loss="exponential"`` or a user's ``Loss``, ``fit`` adds the custom ``objective`` (and
+        ``metric="None"``) built from the training targets.
         """
-        return {
+        named = {"n_jobs": self.n_jobs, "random_state": self.random_state}
+        extra = check_lgb_params(self.lgb_params, named)
+        params = {
             "n_estimators": self.n_stages,
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
@@ -169,13 +348,24 @@ class _TreeBoostingBase(AdditiveEstimator):
             "max_bin": self.max_bin,
             "n_jobs": _default_n_jobs() if self.n_jobs is None else self.n_jobs,
             "random_state": self.random_state,
+            "importance_type": self.importance_type,
             "verbose": -1,
             **lightgbm_objective(self.loss, self.alpha),
         }
+        if self.n_jobs is None and any(_is_alias(key, "num_threads") for key in extra):
+            del params["n_jobs"]
+        return {**params, **extra}
 
-    def _fit_lightgbm(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> None:
-        X_val = y_val = w_val = None
-        if self.n_iter_no_change is not None:
+    def _fit_lightgbm(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray,
+        eval_sets: list[Any],
+        warm: tuple[Any, Any, np.ndarray] | None,
+    ) -> None:
+        params = self.lightgbm_params()
+        if self.n_iter_no_change is not None and not eval_sets:
             X, X_val, y, y_val, sample_weight, w_val = split_validation(
                 X,
                 y,
@@ -183,22 +373,121 @@ class _TreeBoostingBase(AdditiveEstimator):
                 fraction=self.validation_fraction,
                 random_state=self.random_state,
                 stratify=self.loss_.is_classification,
+                classes=getattr(self, "classes_", None),
             )
-        _, self.model_, self.train_score_, self.validation_score_ = fit_lightgbm(
-            self.lightgbm_params(),
+            eval_sets = [("validation", X_val, y_val, w_val)]
+        init = init_score = None
+        if warm is not None:
+            init, _, init_score = warm
+            params["n_estimators"] = self.n_stages - init.n_stages
+        if params["n_estimators"] == 0:  # a warm start that adds nothing
+            return
+        fit = fit_lightgbm(
+            params,
             self.loss_,
             X,
             y,
             sample_weight,
-            X_val=X_val,
-            y_val=y_val,
-            w_val=w_val,
+            eval_sets=eval_sets,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
             verbose=self.verbose,
             desc=type(self).__name__,
+            categorical_feature=self._categorical.indices,
+            init=init,
+            init_train_score=init_score,
         )
-        self.booster_ = self.model_.start.booster
+        self.model_ = fit.model
+        self.booster_ = fit.booster
+        self.train_score_ = fit.train_score
+        self.best_iteration_ = fit.best_iteration
+        self.evals_result_ = {name: {self.loss_.name: v} for name, v in fit.evals.items()}
+        self.validation_score_ = fit.evals[eval_sets[0][0]] if eval_sets else np.array([])
+
+    # -- views over features --------------------------------------------------------------------
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Importance of each feature over the model's stages, shape ``(n_features_in_,)``.
+
+        ``importance_type="split"``: how many splits use the feature; ``"gain"``: their total
+        loss reduction. Engine "lightgbm": LightGBM's ``feature_importances_`` (at
+        ``best_iteration_`` after early stopping). Engine "sklearn": split counts, or for
+        ``"gain"`` scikit-learn's impurity importance (``GradientBoosting*.feature_importances_``:
+        the mean over non-trivial trees of each tree's impurity decrease, normalized to sum 1).
+        After ``drop_stages`` only the kept stages count.
+        """
+        check_is_fitted(self)
+        if isinstance(self.model_, LightGBMModel):
+            return self.model_.feature_importance(self.importance_type)
+        trees = [tree for stage in self.model_.stages for tree in stage.learners]  # type: ignore[attr-defined]
+        if self.importance_type == "split":
+            counts = np.zeros(self.n_features_in_, dtype=np.int32)
+            for tree in trees:
+                features = tree.tree_.feature[tree.tree_.children_left != -1]
+                counts += np.bincount(features, minlength=self.n_features_in_).astype(np.int32)
+            return counts
+        relevant = [
+            t.tree_.compute_feature_importances(normalize=False)
+            for t in trees
+            if t.tree_.node_count > 1
+        ]
+        if not relevant:
+            return np.zeros(self.n_features_in_, dtype=np.float64)
+        mean = np.mean(relevant, axis=0, dtype=np.float64)
+        return np.asarray(mean / np.sum(mean))
+
+    def feature_contributions(self, X: Any) -> np.ndarray:
+        """Per-feature contributions to the raw score (TreeSHAP, path-dependent).
+
+        Engine "lightgbm": LightGBM's ``pred_contrib`` (summed over the kept windows after
+        ``drop_stages``). Engine "sklearn": ``shap``'s ``TreeExplainer`` on every tree, times
+        ``alpha_t``; ``shap`` is the optional extra ``fboost[shap]`` (``ImportError`` naming it
+        when absent).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        contributions : ndarray of shape (n_samples, n_features_in_ + 1, n_outputs)
+            Column j < n_features is feature j's contribution, the last column the expected
+            value (with ``F_0``); the sum over axis 1 is the raw score (``decision_function``
+            for classifiers, ``predict`` for regressors).
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X)
+        if isinstance(self.model_, LightGBMModel):
+            return self.model_.feature_contributions(X)
+        return np.asarray(tree_shap.stage_feature_contributions(self.model_, X).sum(axis=0))
+
+    def stage_feature_contributions(self, X: Any) -> np.ndarray:
+        """Contributions per stage and feature at once: the additive view over both.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        contributions : ndarray of shape (n_stages_ + 1, n_samples, n_features_in_ + 1, n_outputs)
+            Row 0 holds ``F_0`` in the last (bias) column; row t is stage t's trees alone:
+            LightGBM's ``pred_contrib`` over that one iteration (``start_iteration`` /
+            ``num_iteration`` windows), or ``alpha_t`` times ``shap``'s TreeSHAP of its trees
+            (engine "sklearn"). Summed over axis 2 it is ``stage_contributions(X)``; summed over
+            axis 0, ``feature_contributions(X)``.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X)
+        if isinstance(self.model_, LightGBMModel):
+            return self.model_.stage_feature_contributions(X)
+        return tree_shap.stage_feature_contributions(self.model_, X)
+
+
+def _is_alias(key: str, name: str) -> bool:
+    from ._lightgbm import _lightgbm_aliases
+
+    return _lightgbm_aliases().get(key) == name
 
 
 _TREE_DOC = """
@@ -236,12 +525,45 @@ _TREE_DOC = """
         LightGBM's threads; ``None`` uses ``OMP_NUM_THREADS`` when it is set, else LightGBM's
         default (LightGBM only).
     n_iter_no_change : int or None, default=None
-        Early stopping: hold out ``validation_fraction`` and stop once the validation loss has
-        not improved by more than ``tol`` for this many stages; keep the best stage.
+        Early stopping, each engine with its reference's rule, on ``eval_set`` when ``fit`` gets
+        one, else on a held-out ``validation_fraction``. Engine "sklearn": scikit-learn's rule (a
+        stage must beat, by more than ``tol``, one of the last ``n_iter_no_change`` validation
+        losses that passed, on scikit-learn's scale: twice the half squared error and the binary
+        log loss); training stops at the first stage that does not, and every stage trained is
+        kept (``n_stages_`` is ``GradientBoosting*.n_estimators_``). Engine "lightgbm":
+        LightGBM's ``early_stopping`` callback (``stopping_rounds=n_iter_no_change``,
+        ``min_delta=tol``, on LightGBM's metric: l2, binary or multi logloss); the model keeps
+        ``best_iteration_`` stages and predicts as LightGBM does at it.
     validation_fraction : float, default=0.1
-        Fraction in (0, 1) held out for early stopping (stratified for classifiers).
+        Fraction in (0, 1) held out for early stopping when no ``eval_set`` is given (stratified
+        for classifiers, as scikit-learn does); a training part that lacks a class raises
+        ``ValueError`` naming it.
     tol : float, default=1e-4
         Minimum validation improvement, >= 0 (LightGBM's ``min_delta``).
+    importance_type : {"split", "gain"}, default="split"
+        What ``feature_importances_`` counts: splits per feature, or their gain.
+    categorical_features : list of int or str, default=None
+        Features LightGBM takes as categorical, by position or column name; unordered pandas
+        ``category`` columns are added (as LightGBM's ``"auto"``), while ordered ones go as
+        their codes in category order, an ordinal feature, as LightGBM treats them. A category
+        column goes to LightGBM as its codes of the training categories (unseen ones are
+        missing), exactly as LightGBM treats a frame, so raw scores equal LightGBM's on the same
+        frame. Engine
+        "sklearn" raises for either.
+    lgb_params : dict or None, default=None
+        Any other LightGBM parameter (``{"min_data_in_bin": 5, "extra_trees": True}``), checked
+        against LightGBM's own parameter list and aliases (an unknown name raises ``ValueError``
+        with LightGBM's closest names). A parameter that one of the named parameters above sets
+        raises ``ValueError`` (``seed`` and ``num_threads`` are free while ``random_state`` and
+        ``n_jobs`` are None), as do ``boosting="rf"`` and ``linear_tree=True``, which have no
+        additive stage view. Engine "lightgbm" only.
+    warm_start : bool, default=False
+        When fitted, ``fit`` adds stages up to ``n_stages`` to the current model instead of
+        starting over (scikit-learn's semantics; ``n_stages`` may not shrink). Engine "sklearn"
+        continues the random stream as scikit-learn does (equal to ``GradientBoosting*`` with
+        ``warm_start=True``), engine "lightgbm" trains from the kept iterations with LightGBM's
+        ``init_model``. With ``n_iter_no_change``, the rule's history restarts with each
+        ``fit`` and watches the stages that fit adds.
     random_state : int, RandomState instance or None, default=None
         Seeds the split, bagging and the trees.
     verbose : int, default=0
@@ -268,19 +590,34 @@ _TREE_DOC = """
     model_ : AdditiveModel
         ``F_0`` and one stage per iteration.
     n_stages_ : int
-        Number of stages kept (fewer than ``n_stages`` after early stopping).
+        Number of stages of the model (see ``AdditiveEstimator``): after early stopping, every
+        stage trained (engine "sklearn") or ``best_iteration_`` (engine "lightgbm").
     stage_weights_ : ndarray of shape (n_stages_,)
         ``alpha_t`` (the learning rate).
     train_score_ : ndarray of shape (n_stages_,)
         Training loss after each stage (the ``loss_``: half squared error, log loss, ...).
     validation_score_ : ndarray
-        Validation loss after each stage trained (empty without early stopping).
+        Early stopping's validation loss after each stage trained (the first ``eval_set``, or
+        the held-out fraction); empty without either.
+    evals_result_ : dict
+        ``{set name: {loss name: ndarray}}``: the loss of each ``eval_set`` (``"valid_0"``, ...)
+        or of the held-out ``"validation"`` rows after each stage trained, on the same scale as
+        ``train_score_``.
+    best_iteration_ : int or None
+        Engine "lightgbm" with early stopping: LightGBM's best iteration (1-based), which is
+        ``n_stages_``; None otherwise.
+    feature_importances_ : ndarray of shape (n_features_in_,)
+        Split counts or gains (``importance_type``); see the property.
+    categorical_features_ : list of int
+        Positions of the features LightGBM took as categorical.
     booster_ : lightgbm.Booster or None
         The LightGBM booster (lightgbm engine).
     loss_ : Loss
         The loss.
     n_features_in_ : int
         Number of features seen during fit.
+    feature_names_in_ : ndarray of str
+        Column names, when X is a frame with string column names.
 """
 
 

@@ -74,7 +74,10 @@ def expected_failed_checks(estimator):
         return {"check_sample_weight_equivalence_on_dense_data": _MINIBATCH}
     learner = getattr(estimator, "learner", "n/a")
     if learner is None:  # the default learner is a depth-3 tree
-        return {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS_VS_REPEATS}
+        return {
+            "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_VS_REPEATS,
+            "check_sample_weight_equivalence_on_sparse_data": _WEIGHTS_VS_REPEATS,
+        }
     return {}
 
 

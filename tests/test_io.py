@@ -22,7 +22,9 @@ _RNG = np.random.default_rng(0)
 X = _RNG.normal(size=(60, 4))
 Y = X[:, 0] + 0.1 * _RNG.normal(size=60)
 Y2 = np.where(X[:, 1] > 0, "b", "a")
-Y3 = np.array(["x", "y", "z"])[np.digitize(X[:, 0], [-0.4, 0.4])]  # learnable: BoostResNet keeps stages
+Y3 = np.array(["x", "y", "z"])[
+    np.digitize(X[:, 0], [-0.4, 0.4])
+]  # learnable: BoostResNet keeps stages
 IMAGES = _RNG.normal(size=(40, 1, 6, 6))
 Y_IMAGES = (IMAGES.mean(axis=(1, 2, 3)) > 0).astype(int)
 _NN = {"n_stages": 2, "d_block": 8, "max_epochs": 2, "batch_size": 32, "random_state": 0}
