@@ -150,8 +150,9 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
 
     def _prepare_X(self, X: np.ndarray) -> np.ndarray:
         """Scaled float32 in the module's layout (what ``fboost.nn.TrunkModel`` consumes)."""
-        scaled = (self._layout(X) - self.x_mean_) / self.x_scale_
-        return np.ascontiguousarray(scaled, dtype=np.float32)
+        from .nn._inputs import scale_rows
+
+        return scale_rows(self._layout(X), self.x_mean_, self.x_scale_)
 
     # -- the network ----------------------------------------------------------------------------
     def _module_kwargs(self, n_outputs: int) -> dict[str, Any]:
@@ -465,11 +466,10 @@ class _StandardisedTarget:
         return self.y_mean_, self.y_scale_
 
     def _fit_target(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
-        mean = float(np.average(y, weights=sample_weight))
-        std = float(np.sqrt(np.average((y - mean) ** 2, weights=sample_weight)))
-        self.y_mean_ = mean
-        self.y_scale_ = std if std > 1e-12 * max(1.0, abs(mean)) else 1.0
-        return ((y - mean) / self.y_scale_).astype(np.float32)
+        from .nn._inputs import target_standardisation
+
+        self.y_mean_, self.y_scale_ = target_standardisation(y, sample_weight)
+        return ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
 
 
 class _ClassCodes:

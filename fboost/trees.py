@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from . import _numeric
 from ._lightgbm import fit_lightgbm
 from ._training import split_validation
 from .base import AdditiveClassifierMixin, AdditiveEstimator, AdditiveRegressorMixin
@@ -110,6 +111,14 @@ class _TreeBoostingBase(AdditiveEstimator):
     def _input_dtype(self) -> type:
         # scikit-learn's gradient boosting grows its trees on float32 input
         return np.float32 if self.engine == "sklearn" else np.float64
+
+    def _feature_range(self) -> _numeric.Range:
+        sklearn = self.engine == "sklearn"
+        return _numeric.SKLEARN_TREE_FEATURES if sklearn else _numeric.LIGHTGBM_FEATURES
+
+    def _target_range(self) -> _numeric.Range:
+        sklearn = self.engine == "sklearn"
+        return _numeric.SKLEARN_TREE_TARGETS if sklearn else _numeric.LIGHTGBM_TARGETS
 
     def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> None:
         if self.engine == "sklearn":
