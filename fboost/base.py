@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import copy
 import inspect
+import re
 from collections.abc import Iterable, Iterator
-from numbers import Integral, Real
+from numbers import Integral, Number, Real
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,21 +27,45 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _assert_all_finite,
+    _check_sample_weight,
+    _check_y,
+    check_is_fitted,
+    validate_data,
+)
 
+from . import _numeric
 from ._categorical import reject_categorical
+from ._numeric import Range
 from .additive import AdditiveModel
 from .losses import CLASSIFICATION_LOSSES, REGRESSION_LOSSES, Loss, get_loss
 
 __all__ = ["AdditiveEstimator", "AdditiveRegressorMixin", "AdditiveClassifierMixin"]
 
 
-def _name_argument(exc: ValueError, name: str) -> ValueError:
-    """Re-raise scikit-learn's input errors so that the message names the argument."""
+def _name_argument(exc: Exception, name: str) -> Exception:
+    """Re-raise an input error (same type) so that its message names the argument at fault."""
     msg = str(exc)
-    if f"{name} " in msg or f" {name}" in msg or msg.startswith(name):
+    if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", msg):
         return exc
     return type(exc)(f"{name}: {msg}")
+
+
+def _check_label_types(y: np.ndarray) -> None:
+    """``TypeError`` naming y when labels mix kinds (numbers, strings, None) and cannot sort."""
+    if y.dtype != object:
+        return
+    kinds = {
+        "number" if isinstance(v, Number) and not isinstance(v, bool) else type(v).__name__
+        for v in y.ravel()
+    }
+    if len(kinds) > 1 or not kinds <= {"number", "str", "bool"}:
+        types = sorted({type(v).__name__ for v in y.ravel()})
+        raise TypeError(
+            "y: class labels must be all numbers or all strings, so that they can be sorted; "
+            f"got labels of types {types}"
+        )
 
 
 class AdditiveEstimator(BaseEstimator):
@@ -116,11 +141,21 @@ class AdditiveEstimator(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data.
+            Training data. Values the engine cannot hold raise ``ValueError`` naming X and the
+            limit: beyond float32 (``|x| > 1e38``) or features varying by less than 1e-6 for
+            scikit-learn's trees, features varying by less than 1e-30 for LightGBM. Networks
+            standardise any finite X (moments computed without overflow).
         y : array-like of shape (n_samples,)
-            Targets: real values for regressors, any labels for classifiers.
+            Targets: real values for regressors, any labels for classifiers (numbers or
+            strings, not both). Regression targets beyond ``1e150`` in magnitude, or with a
+            positive standard deviation below ``1e-150``, raise ``ValueError`` naming y (their
+            squared error would overflow or underflow float64); LightGBM (float32 labels)
+            accepts ``|y| <= 1e37`` and a spread of at least 1e-30, scikit-learn's trees a
+            spread of at least 1e-6 (their impurity floor is 2.2e-16).
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; ``None`` weighs every sample 1.
+            Non-negative weights; ``None`` weighs every sample 1. Weights are relative: when the
+            largest lies outside [1e-30, 1e30] they are divided by it (float32 engines could
+            not hold them otherwise).
 
         Returns
         -------
@@ -141,49 +176,77 @@ class AdditiveEstimator(BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise _name_argument(exc, "sample_weight") from exc
         if not np.isfinite(sample_weight).all():
             raise ValueError("sample_weight must be finite")
         if sample_weight.sum() <= 0:
             raise ValueError("sample_weight must have a positive sum")
         sample_weight = self._weight_classes(y, sample_weight)
+        sample_weight = _numeric.relative_weights(sample_weight)
+        if self._task == "regression":
+            _numeric.check_targets(y, self._target_range(), sample_weight)
         y = self._encode_y(y, sample_weight)
         self.loss_ = self._make_loss()
         self.loss_.check_y(y, sample_weight)
         return X, y, sample_weight
 
-    def _validate_fit_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        reject_categorical(X, type(self).__name__)
-        try:
-            return validate_data(
-                self,
-                X,
-                y,
-                dtype=self._input_dtype(),
-                ensure_all_finite="allow-nan" if self._allow_nan() else True,
-                accept_sparse=self._accept_sparse(),
-                y_numeric=self._task == "regression",
-                ensure_min_samples=2,
-            )
-        except ValueError as exc:
-            raise _name_argument(exc, "X") from exc
+    def _feature_range(self) -> Range | None:
+        """The magnitudes of X this estimator can hold (``None``: any finite float64)."""
+        return None
 
-    def _validate_X(self, X: Any) -> Any:
-        check_is_fitted(self)
+    def _target_range(self) -> Range:
+        """The magnitudes and spread of regression targets this estimator can hold."""
+        return _numeric.SQUARED_ERROR_RANGE
+
+    def _check_X(self, X: Any, *, reset: bool, **check_params: Any) -> np.ndarray:
+        """X validated (named ``X`` in every message), range-checked, in ``_input_dtype()``."""
         reject_categorical(X, type(self).__name__)
+        dtype = self._input_dtype()
+        limits = self._feature_range()
         try:
             X = validate_data(
                 self,
                 X,
-                reset=False,
-                dtype=self._input_dtype(),
+                reset=reset,
+                # float32 engines: check magnitudes before the cast turns them into inf or 0
+                dtype=np.float64 if limits is not None else dtype,
                 ensure_all_finite="allow-nan" if self._allow_nan() else True,
                 accept_sparse=self._accept_sparse(),
+                **check_params,
             )
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise _name_argument(exc, "X") from exc
-        return self._prepare_X(X)
+        if limits is not None:
+            _numeric.check_features(X, limits, "X", fit=reset)
+        return X.astype(dtype, copy=False)
+
+    def _validate_fit_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """X and y checked separately, so that every message names the argument at fault."""
+        if y is None:
+            raise ValueError(
+                f"This {type(self).__name__} estimator requires y to be passed, but the target "
+                "y is None."
+            )
+        X = self._check_X(X, reset=True, ensure_min_samples=2)
+        regression = self._task == "regression"
+        try:
+            y = _check_y(y, y_numeric=regression, estimator=self)
+            if regression:
+                y = np.asarray(y, dtype=np.float64)
+                _assert_all_finite(y, input_name="y", estimator_name=type(self).__name__)
+        except (ValueError, TypeError) as exc:
+            raise _name_argument(exc, "y") from exc
+        if len(y) != len(X):
+            raise ValueError(
+                f"X and y must have the same number of samples; got X with {len(X)} rows and y "
+                f"with {len(y)}"
+            )
+        return X, y
+
+    def _validate_X(self, X: Any) -> Any:
+        check_is_fitted(self)
+        return self._prepare_X(self._check_X(X, reset=False))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -287,9 +350,13 @@ class AdditiveClassifierMixin:
     classes_: np.ndarray
 
     def _encode_y(self, y: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
-        check_classification_targets(y)
-        encoder = LabelEncoder()
-        codes = encoder.fit_transform(y)
+        _check_label_types(y)
+        try:
+            check_classification_targets(y)
+            encoder = LabelEncoder()
+            codes = encoder.fit_transform(y)
+        except (ValueError, TypeError) as exc:
+            raise _name_argument(exc, "y") from exc
         self.classes_ = encoder.classes_
         weighted = self.classes_[np.bincount(codes, weights=sample_weight) > 0].tolist()
         if len(weighted) < 2:

@@ -23,11 +23,12 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.base import ClassifierMixin, RegressorMixin, clone
 from sklearn.ensemble._gradient_boosting import _random_sample_mask
-from sklearn.tree import DecisionTreeRegressor
+from sklearn.tree import BaseDecisionTree, DecisionTreeRegressor
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import has_fit_parameter
 
+from . import _numeric
 from ._training import NoImprovementStopping, progress_bar, seed_from, split_validation
 from .additive import AdditiveModel, ConstantStart
 from .base import AdditiveClassifierMixin, AdditiveEstimator, AdditiveRegressorMixin
@@ -435,6 +436,17 @@ class _FunctionalBoostingBase(AdditiveEstimator):
 
     def _learner(self) -> Any:
         return DecisionTreeRegressor(max_depth=3) if self.learner is None else self.learner
+
+    def _feature_range(self) -> _numeric.Range | None:
+        # scikit-learn's trees cast X to float32 and ignore features varying by under 1e-7
+        return _numeric.SKLEARN_TREE_FEATURES if self._tree_learner() else None
+
+    def _target_range(self) -> _numeric.Range:
+        tree = self._tree_learner()
+        return _numeric.SKLEARN_TREE_TARGETS if tree else _numeric.SQUARED_ERROR_RANGE
+
+    def _tree_learner(self) -> bool:
+        return isinstance(self._learner(), BaseDecisionTree)
 
     def _allow_nan(self) -> bool:
         learner = self._learner()

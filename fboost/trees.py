@@ -20,6 +20,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from . import _numeric
 from . import _tree_shap as tree_shap
 from ._categorical import CategoricalEncoding
 from ._lightgbm import LightGBMModel, check_lgb_params, fit_lightgbm, lightgbm_objective
@@ -139,6 +140,14 @@ class _TreeBoostingBase(AdditiveEstimator):
     def _input_dtype(self) -> type:
         # scikit-learn's gradient boosting grows its trees on float32 input
         return np.float32 if self.engine == "sklearn" else np.float64
+
+    def _feature_range(self) -> _numeric.Range:
+        sklearn = self.engine == "sklearn"
+        return _numeric.SKLEARN_TREE_FEATURES if sklearn else _numeric.LIGHTGBM_FEATURES
+
+    def _target_range(self) -> _numeric.Range:
+        sklearn = self.engine == "sklearn"
+        return _numeric.SKLEARN_TREE_TARGETS if sklearn else _numeric.LIGHTGBM_TARGETS
 
     # -- input: categorical columns go to LightGBM natively -------------------------------------
     def _validate_fit_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from fboost import ResNetClassifier
 from fboost.analysis import edges
 from fboost.boostresnet import BoostResNetClassifier, BoostResNetRegressor
+from fboost.nn._precision import float64_inference
 from fboost.nn._stagewise import bound
 
 TASKS = ["regression", "binary", "multiclass"]
@@ -57,8 +58,8 @@ def _forward(est, X, dropped: frozenset[int] = frozenset()) -> np.ndarray:
     """Hand-written forward pass: the kept blocks, then the last kept stage's head, scaled."""
     net = est.module_.eval()
     kept = [t for t in range(1, est.n_stages_ + 1) if t not in dropped]
-    with torch.no_grad():
-        z = net.stem(torch.as_tensor(est._validate_X(X)))
+    with torch.no_grad(), float64_inference(net) as dtype:  # as predictions run
+        z = net.stem(torch.as_tensor(est._validate_X(X), dtype=dtype))
         for t in kept:
             z = z + net.blocks[t - 1](z)
         head = kept[-1] if kept else 0

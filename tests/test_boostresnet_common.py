@@ -21,16 +21,10 @@ _STOCHASTIC = (
     "(different batches, BatchNorm statistics and dropout masks)"
 )
 
-_FLOAT32 = (
-    "float32 inference: a row's output can differ in the last bits (~1e-7 relative) with the "
-    "number of rows sharing a matrix product, above the check's atol=1e-7 (not always reached)"
-)
-
 
 def _expected_failed_checks(estimator: object) -> dict[str, str]:
     return {
         "check_sample_weight_equivalence_on_dense_data": _STOCHASTIC,
-        "check_methods_subset_invariance": _FLOAT32,
     }
 
 

@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from fboost import ResNetClassifier, ResNetRegressor
 from fboost._training import split_validation
+from fboost.nn._precision import float64_inference
 
 TASKS = ["regression", "binary", "multiclass"]
 #: tiny and fast; the identities hold for any weights
@@ -51,9 +52,8 @@ def _raw(est, X) -> np.ndarray:
 
 def _network_output(est, X) -> np.ndarray:
     """The torch module's own forward pass, mapped to the user's units."""
-    x = torch.as_tensor(est._validate_X(X))
-    with torch.no_grad():
-        out = est.module_.eval()(x).double().numpy()
+    with torch.no_grad(), float64_inference(est.module_.eval()) as dtype:  # as predictions run
+        out = est.module_(torch.as_tensor(est._validate_X(X), dtype=dtype)).double().numpy()
     if isinstance(est, ResNetRegressor):
         return est.y_mean_ + est.y_scale_ * out
     return out
@@ -62,8 +62,8 @@ def _network_output(est, X) -> np.ndarray:
 def _bypass_output(est, X, dropped: set[int]) -> np.ndarray:
     """Hand-written forward pass with the given blocks (1-based) bypassed: z_t = z_{t-1}."""
     net = est.module_.eval()
-    with torch.no_grad():
-        z = net.stem(torch.as_tensor(est._validate_X(X)))
+    with torch.no_grad(), float64_inference(net) as dtype:
+        z = net.stem(torch.as_tensor(est._validate_X(X), dtype=dtype))
         for t, block in enumerate(net.blocks, start=1):
             if t not in dropped:
                 z = z + block(z) if net.skip else block(z)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._numeric import safe_moments
 from ._train import TensorData
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "check_image_shape",
     "images_to_rows",
     "standardisation",
+    "target_standardisation",
+    "scale_rows",
     "PreparedData",
 ]
 
@@ -73,8 +76,17 @@ def images_to_rows(
     """
     shape = getattr(X, "shape", None)
     if shape is None and not hasattr(X, "tocsr"):
-        X = np.asarray(X)
+        try:
+            X = np.asarray(X)
+        except ValueError:  # ragged: the usual validation names X and says why
+            return X, None
         shape = X.shape
+    if shape is not None and len(shape) > 4:
+        raise ValueError(
+            "X: expected images of shape (n_samples, C, H, W) or (n_samples, H, W), or flat "
+            f"rows (n_samples, n_features); got X with {len(shape)} dimensions, shape "
+            f"{tuple(int(s) for s in shape)}"
+        )
     if shape is None or len(shape) not in (3, 4):
         return X, None
     images = np.asarray(X)
@@ -86,15 +98,49 @@ def images_to_rows(
     return images.reshape(images.shape[0], -1), found
 
 
+def _scale(std: np.ndarray, max_abs: np.ndarray) -> np.ndarray:
+    """``std`` where the input varies (by more than 1e-12 of its magnitude), else 1."""
+    return np.where((std > 1e-12 * max_abs) & (std > 0), std, 1.0)
+
+
 def standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and scale per feature (2-D X) or per channel (4-D images); constant inputs get 1.
 
-    Shapes broadcast against one row of ``X``.
+    Shapes broadcast against one row of ``X``. Neither overflows nor underflows: ``X * 1e300``
+    and ``X * 1e-300`` get the scales of ``X`` times 1e300 and 1e-300
+    (``fboost._numeric.safe_moments``); a feature is constant when its standard deviation is
+    below 1e-12 of its largest magnitude.
     """
     axes = (0, 2, 3) if X.ndim == 4 else (0,)
-    mean = X.mean(axis=axes, keepdims=True)[0]
-    std = X.std(axis=axes, keepdims=True)[0]
-    return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+    mean, std, max_abs = safe_moments(X, axes)
+    return mean[0], _scale(std, max_abs)[0]
+
+
+def target_standardisation(y: np.ndarray, sample_weight: np.ndarray) -> tuple[float, float]:
+    """Weighted mean and scale of regression targets, as ``standardisation`` computes them."""
+    mean, std, max_abs = safe_moments(y, 0, sample_weight)
+    return float(mean.ravel()[0]), float(_scale(std, max_abs).ravel()[0])
+
+
+def scale_rows(X: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``(X - mean) / scale`` as contiguous float32, the networks' input.
+
+    ``ValueError`` naming ``X`` when a value lies so far from the training data that it cannot
+    be held in float32 once standardised (instead of an inf that would make the output NaN).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = (X - mean) / scale
+        if not np.isfinite(scaled).all():  # X - mean overflowed: the same, in another order
+            scaled = X / scale - mean / scale
+        rows = np.ascontiguousarray(scaled, dtype=np.float32)
+    if not np.isfinite(rows).all():
+        largest = float(np.max(np.abs(scaled[np.isfinite(scaled)]), initial=np.inf))
+        raise ValueError(
+            "X: some values lie so far outside the training data that, standardised by the "
+            f"training mean and scale, they exceed float32's range (3.4e+38; largest "
+            f"{largest:.3g}), in which the network works"
+        )
+    return rows
 
 
 @dataclass(frozen=True)

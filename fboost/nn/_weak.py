@@ -226,9 +226,13 @@ class NetsModel(AdditiveModel):
         return {"indices": [list(s.indices) for s in self.stages], "weights": self.weights.copy()}
 
     def _batches(self, X: np.ndarray) -> Iterator[Tensor]:
+        """Rows in batches, with the nets in float64 (batch-invariant) until the last one."""
+        from ._precision import float64_inference
+
         device = _device_of(self)
-        for i in range(0, len(X), self.batch_rows):
-            yield torch.as_tensor(X[i : i + self.batch_rows], device=device)
+        with float64_inference(self.stages[0].nets) as dtype:
+            for i in range(0, len(X), self.batch_rows):
+                yield torch.as_tensor(X[i : i + self.batch_rows], device=device, dtype=dtype)
 
     @torch.no_grad()
     def contributions(self, X: Any) -> np.ndarray:

@@ -13,7 +13,9 @@ Staged predictions are then the head applied to ``z_t``, and dropping a stage by
 (``z_t = z_{t-1}``): both are the one loop of ``AdditiveModel``.
 
 ``TrunkModel`` runs that loop in eval mode, without autograd, over batches of rows (so that
-the carry of a large image set never has to fit in memory at once) and returns float64 NumPy.
+the carry of a large image set never has to fit in memory at once), in float64
+(``fboost.nn._precision``: a row's output does not depend on the rows beside it) and returns
+float64 NumPy.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import torch
 from torch import Tensor
 
 from ..additive import AdditiveModel
+from ._precision import float64_inference
 from .modules import LinearHead, ResidualTrunk
 
 __all__ = ["TrunkStart", "BlockStage", "TrunkModel"]
@@ -165,14 +168,16 @@ class TrunkModel(AdditiveModel):
         return self.start.module
 
     def _batches(self, X: np.ndarray) -> Iterator[Tensor]:
+        """Rows in batches, with the module in float64 until the last one is consumed."""
         module = self.module
         device = next(module.parameters()).device
         module.eval()
-        first = torch.as_tensor(X[:1], device=device)
-        width = max(int(first.numel()), int(module.stem(first).numel()))
-        rows = max(1, self.max_batch_elements // width)
-        for i in range(0, len(X), rows):
-            yield torch.as_tensor(X[i : i + rows], device=device)
+        with float64_inference(module) as dtype:
+            first = torch.as_tensor(X[:1], device=device, dtype=dtype)
+            width = max(int(first.numel()), int(module.stem(first).numel()))
+            rows = max(1, self.max_batch_elements // width)
+            for i in range(0, len(X), rows):
+                yield torch.as_tensor(X[i : i + rows], device=device, dtype=dtype)
 
     @torch.no_grad()
     def contributions(self, X: Any) -> np.ndarray:
@@ -202,7 +207,7 @@ class TrunkModel(AdditiveModel):
             zs = [self.module.stem(x)]
             for stage in self.stages:
                 zs.append(self.module.step(stage.index, zs[-1])[1])
-            parts.append(torch.stack(zs).cpu().numpy())
+            parts.append(torch.stack(zs).to("cpu", torch.float32).numpy())
         return np.concatenate(parts, axis=1)
 
     @property
