@@ -237,10 +237,10 @@ class AdditiveEstimator(BaseEstimator):
                 _assert_all_finite(y, input_name="y", estimator_name=type(self).__name__)
         except (ValueError, TypeError) as exc:
             raise _name_argument(exc, "y") from exc
-        if len(y) != len(X):
+        if len(y) != X.shape[0]:
             raise ValueError(
-                f"X and y must have the same number of samples; got X with {len(X)} rows and y "
-                f"with {len(y)}"
+                f"X and y must have the same number of samples; got X with {X.shape[0]} rows and "
+                f"y with {len(y)}"
             )
         return X, y
 

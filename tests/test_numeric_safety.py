@@ -224,7 +224,7 @@ def test_5d_X_to_a_cnn_names_X_and_the_expected_shape(fit):
 
 def test_single_class_message_lists_the_labels():
     X, _ = clean_data(True)
-    with pytest.raises(ValueError, match=r"got 1 class: \['spam'\]"):
+    with pytest.raises(ValueError, match=r"got 1: \['spam'\]"):
         TreeBoostingClassifier(n_stages=2).fit(X, np.array(["spam"] * len(X)))
 
 

@@ -201,13 +201,15 @@ class TrunkModel(AdditiveModel):
 
     @torch.no_grad()
     def features(self, X: Any) -> np.ndarray:
-        """``z_0, .., z_T`` (kept stages) stacked: ``(n_stages + 1, n_samples, *z.shape[1:])``."""
+        """``z_0, .., z_T`` (kept stages) stacked: ``(n_stages + 1, n_samples, *z.shape[1:])``,
+        in the dtype the module trains in (computed in float64, see ``_batches``)."""
+        native = next(self.module.parameters()).dtype
         parts = []
         for x in self._batches(X):
             zs = [self.module.stem(x)]
             for stage in self.stages:
                 zs.append(self.module.step(stage.index, zs[-1])[1])
-            parts.append(torch.stack(zs).to("cpu", torch.float32).numpy())
+            parts.append(torch.stack(zs).to("cpu", native).numpy())
         return np.concatenate(parts, axis=1)
 
     @property
