@@ -45,7 +45,7 @@ class _BoostResNetBase(_ResNetBase):
         **{
             k: v
             for k, v in _ResNetBase._parameter_constraints.items()
-            if k not in ("skip", "max_epochs")
+            if k not in ("skip", "max_epochs", "stem_stride")
         },
         "epochs_per_stage": [Interval(Integral, 1, None, closed="left")],
         "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
@@ -53,6 +53,11 @@ class _BoostResNetBase(_ResNetBase):
 
     #: not a parameter: the telescoping over heads needs residual blocks, z_t = z_{t-1} + f_t
     skip = True
+    #: not (yet) a parameter here: the CNN stem keeps stride 1 under BoostResNet
+    stem_stride: int | None = None
+
+    def _stem_stride(self) -> int:
+        return 1
 
     alphas_: np.ndarray
     stage_times_: np.ndarray

@@ -35,6 +35,8 @@ __all__ = ["ResNetRegressor", "ResNetClassifier"]
 
 #: default widths per architecture: (d_block, d_hidden)
 _WIDTHS = {"mlp": (128, 256), "cnn": (64, 64)}
+#: default stride of the CNN's stem convolution (its only downsampling)
+_STEM_STRIDE = 2
 
 
 class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
@@ -42,6 +44,7 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         **AdditiveEstimator._parameter_constraints,
         "architecture": [StrOptions({"mlp", "cnn"})],
         "image_shape": [tuple, list, None],
+        "stem_stride": [Interval(Integral, 1, None, closed="left"), None],
         "d_block": [Interval(Integral, 1, None, closed="left"), None],
         "d_hidden": [Interval(Integral, 1, None, closed="left"), None],
         "dropout1": [Interval(Real, 0, 1, closed="left")],
@@ -65,6 +68,7 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         *,
         architecture: str = "mlp",
         image_shape: tuple[int, int, int] | None = None,
+        stem_stride: int | None = None,
         n_stages: int = 3,
         d_block: int | None = None,
         d_hidden: int | None = None,
@@ -85,6 +89,7 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
     ) -> None:
         self.architecture = architecture
         self.image_shape = image_shape
+        self.stem_stride = stem_stride
         self.n_stages = n_stages
         self.d_block = d_block
         self.d_hidden = d_hidden
@@ -107,11 +112,12 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
     def _flatten_images(self, X: Any, *, fit: bool) -> Any:
         """Images to flat rows for validation, checked against ``image_shape`` (cnn only)."""
         if self.architecture != "cnn":
-            if self.image_shape is not None:
-                raise ValueError(
-                    f"image_shape only applies to architecture='cnn', got image_shape="
-                    f"{self.image_shape!r} with architecture={self.architecture!r}"
-                )
+            for name in ("image_shape", "stem_stride"):
+                if getattr(self, name) is not None:
+                    raise ValueError(
+                        f"{name} only applies to architecture='cnn', got {name}="
+                        f"{getattr(self, name)!r} with architecture={self.architecture!r}"
+                    )
             return X
         from .nn._inputs import check_image_shape, images_to_rows
 
@@ -154,6 +160,9 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         return np.ascontiguousarray(scaled, dtype=np.float32)
 
     # -- the network ----------------------------------------------------------------------------
+    def _stem_stride(self) -> int:
+        return _STEM_STRIDE if self.stem_stride is None else self.stem_stride
+
     def _module_kwargs(self, n_outputs: int) -> dict[str, Any]:
         d_block, d_hidden = _WIDTHS[self.architecture]
         d_block = d_block if self.d_block is None else self.d_block
@@ -161,8 +170,14 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
             d_hidden = self.d_hidden
         elif self.d_block is not None:
             d_hidden = 2 * d_block if self.architecture == "mlp" else d_block
-        d_in = self.image_shape_[0] if self.architecture == "cnn" else self.n_features_in_
+        extra: dict[str, Any] = {}
+        if self.architecture == "cnn":
+            d_in = self.image_shape_[0]
+            extra["stem_stride"] = self._stem_stride()
+        else:
+            d_in = self.n_features_in_
         return {
+            **extra,
             "d_in": d_in,
             "d_out": n_outputs,
             "d_block": d_block,
@@ -276,7 +291,7 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
     def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> None:
         import torch
 
-        from .nn import Trainer
+        from .nn import Trainer, adamw
         from .nn._inputs import cuda_devices
 
         data = self._initialize(X, y, sample_weight)
@@ -286,8 +301,11 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
             trainer = Trainer(
                 module=self.module_,
                 loss_fn=lambda raw, y, w: self.loss_.torch_value(y, raw, w),
-                optimizer=torch.optim.AdamW(
-                    self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay
+                optimizer=adamw(
+                    self.module_.parameters(),
+                    lr=self.lr,
+                    weight_decay=self.weight_decay,
+                    device=data.device,
                 ),
                 batch_size=self.batch_size,
                 max_epochs=self.max_epochs,
@@ -370,6 +388,10 @@ _RESNET_DOC = """
         ``(n_samples, H, W)`` for one channel) or as flat rows with ``image_shape``.
     image_shape : tuple of 3 int or None, default=None
         ``(C, H, W)`` of the images when X holds flat rows (``architecture="cnn"`` only).
+    stem_stride : int or None, default=None
+        Stride (>= 1) of the CNN's stem convolution, its only downsampling: the blocks work at
+        ``ceil(H / stem_stride) x ceil(W / stem_stride)``, so stride 2 makes every block about
+        four times cheaper. ``None``: 2 (``architecture="cnn"`` only).
     n_stages : int, default=3
         Residual blocks T (>= 1); each block is a stage.
     d_block : int or None, default=None
@@ -538,7 +560,7 @@ class ResNetClassifier(ClassifierMixin, AdditiveClassifierMixin, _ClassCodes, _R
     >>> clf.stage_contributions(X[:5]).shape
     (3, 5, 10)
     >>> clf.stage_features(X[:5]).shape
-    (3, 5, 8, 8, 8)
+    (3, 5, 8, 4, 4)
     """
     )
 
