@@ -34,7 +34,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ResNetRegressor", "ResNetClassifier"]
 
 #: default widths per architecture: (d_block, d_hidden)
-_WIDTHS = {"mlp": (128, 256), "cnn": (64, 64)}
+_WIDTHS = {"mlp": (128, 256), "cnn": (32, 32)}
+#: default upper bound on epochs per architecture
+_MAX_EPOCHS = {"mlp": 100, "cnn": 20}
 #: default stride of the CNN's stem convolution (its only downsampling)
 _STEM_STRIDE = 2
 
@@ -54,7 +56,7 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), None],
         "device": "no_validation",  # checked by resolve_device in fit
     }
 
@@ -78,8 +80,8 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
         batch_norm: bool = True,
         lr: float = 1e-3,
         weight_decay: float = 1e-5,
-        batch_size: int = 128,
-        max_epochs: int = 100,
+        batch_size: int = 256,
+        max_epochs: int | None = None,
         n_iter_no_change: int | None = 10,
         validation_fraction: float = 0.1,
         tol: float = 1e-4,
@@ -308,7 +310,9 @@ class _ResNetBase(SharedModuleCopy, AdditiveEstimator):
                     device=data.device,
                 ),
                 batch_size=self.batch_size,
-                max_epochs=self.max_epochs,
+                max_epochs=_MAX_EPOCHS[self.architecture]
+                if self.max_epochs is None
+                else self.max_epochs,
                 n_iter_no_change=self.n_iter_no_change,
                 tol=self.tol,
                 verbose=self.verbose,
@@ -396,7 +400,7 @@ _RESNET_DOC = """
         Residual blocks T (>= 1); each block is a stage.
     d_block : int or None, default=None
         Width of the residual stream: features (mlp) or channels (cnn). ``None``: 128 for mlp,
-        64 for cnn.
+        32 for cnn.
     d_hidden : int or None, default=None
         Hidden width inside a block. ``None``: ``2 * d_block`` for mlp, ``d_block`` for cnn.
     dropout1, dropout2 : float, default=0.1, 0.0
@@ -410,10 +414,16 @@ _RESNET_DOC = """
         AdamW learning rate, > 0.
     weight_decay : float, default=1e-5
         AdamW (decoupled) weight decay, >= 0.
-    batch_size : int, default=128
+    batch_size : int, default=256
         Rows per optimizer step (and per evaluation batch).
-    max_epochs : int, default=100
+    max_epochs : int or None, default=None
         Upper bound on passes over the training data; the one parameter worth tuning first.
+        ``None``: 100 for mlp, 20 for cnn.
+
+        The CNN defaults (32 channels, ``stem_stride=2``, 20 epochs, batches of 256) are sized
+        for a CPU: on the 28x28 ``digits28`` set (4,000 training images) the default
+        ``ResNetClassifier(architecture="cnn")`` reaches about 0.99 test accuracy in under two
+        minutes on 2 cores (``bench/bench_resnet.py``, ``cnn_default``).
     n_iter_no_change : int or None, default=10
         Early stopping: hold out ``validation_fraction`` (stratified for classifiers when every
         class allows it), stop after this many epochs without a validation improvement larger than
