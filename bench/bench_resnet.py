@@ -254,6 +254,52 @@ def _conv(quick: bool) -> dict[str, Any]:
     }
 
 
+def _compiled(quick: bool) -> dict[str, Any]:
+    """``torch.compile`` on the tabular ResNet: compile time, then steady-state throughput.
+
+    The same minimal loop, eager and compiled (inductor, which needs a C++ compiler), on the
+    default widths; "pays off" when the saving per epoch repays the compile time within the
+    default 100 epochs.
+    """
+    n, d_in, epochs = (2048, 32, 2) if quick else (16384, 32, 3)
+    rng = np.random.RandomState(0)
+    X = torch.as_tensor(rng.normal(size=(n, d_in)).astype(np.float32))
+    y = torch.as_tensor(rng.normal(size=n).astype(np.float32))
+    batch_size = ResNetRegressor().batch_size
+    result: dict[str, Any] = {"n": n, "epochs": epochs, "batch_size": batch_size}
+    for name in ("eager", "compiled"):
+        torch.manual_seed(0)
+        net = TabularResNet(d_in=d_in, d_out=1, d_block=128, d_hidden=256, n_blocks=3)
+        forward = torch.compile(net) if name == "compiled" else net
+        optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3, fused=True)
+        net.train()
+
+        def step(index: torch.Tensor, forward: Any = forward, optimizer: Any = optimizer) -> None:
+            optimizer.zero_grad(set_to_none=True)
+            ((forward(X[index])[:, 0] - y[index]) ** 2).mean().backward()
+            optimizer.step()
+
+        start = time.perf_counter()
+        step(torch.arange(batch_size))  # the first step compiles
+        result[f"{name}_first_step_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(epochs):
+            order = torch.randperm(n)
+            for i in range(0, n - batch_size + 1, batch_size):  # full batches: no recompiles
+                step(order[i : i + batch_size])
+        result[f"{name}_samples_per_s"] = (
+            epochs * (n // batch_size) * batch_size / (time.perf_counter() - start)
+        )
+    saved_per_epoch = n / result["eager_samples_per_s"] - n / result["compiled_samples_per_s"]
+    result["compiled_over_eager_throughput"] = (
+        result["compiled_samples_per_s"] / result["eager_samples_per_s"]
+    )
+    result["epochs_to_repay_compile"] = (
+        result["compiled_first_step_s"] / saved_per_epoch if saved_per_epoch > 0 else None
+    )
+    return result
+
+
 def _cnn_default(quick: bool) -> dict[str, Any]:
     """The default CNN on 28x28 digits: accuracy and time (the estimator's CPU-sizing claim)."""
     from fboost.datasets import load_dataset
@@ -279,6 +325,7 @@ def _cnn_default(quick: bool) -> dict[str, Any]:
 def run(quick: bool) -> dict[str, Any]:
     tab, conv = _tabular(quick), _conv(quick)
     cnn_default = _cnn_default(quick)
+    compiled = _compiled(quick)
     sps, gflops = {**tab["samples_per_s"], **conv["samples_per_s"]}, tab["gflops"]
     skorch_ratios = (
         {
@@ -293,6 +340,7 @@ def run(quick: bool) -> dict[str, Any]:
         "ratios": {
             "cnn_default_test_accuracy": cnn_default["test_accuracy"],
             "cnn_default_fit_wall_s": cnn_default["fit_wall_s"],
+            "torch_compile_throughput_vs_eager": compiled["compiled_over_eager_throughput"],
             **skorch_ratios,
             "fit_throughput_vs_minimal_loop": sps["resnet_fit"] / sps["minimal_torch_loop"],
             "fit_throughput_vs_minimal_loop_fused_adamw": sps["resnet_fit"]
@@ -309,6 +357,7 @@ def run(quick: bool) -> dict[str, Any]:
             / gflops["torch_matmul_layer_shape"],
         },
         "cnn_default": cnn_default,
+        "torch_compile": compiled,
         "targets": {
             "cnn_default_test_accuracy": 0.97,
             "cnn_default_fit_wall_s": 180.0,
