@@ -9,6 +9,12 @@ that ratio; a second figure includes the default held-out validation pass.
 The achieved training GFLOP/s (3x the forward pass's matrix-multiply FLOPs per sample) is compared
 with torch's own matmul GFLOP/s measured in the same run: a large square product (the machine's
 practical peak) and a product of the training layers' shape.
+
+Beside the minimal loop stand what a user would pick instead: skorch's ``NeuralNet`` on the same
+module, data, batch size, optimizer and epochs (its DataLoader collates rows one by one), with
+AdamW as skorch builds it and with the fused AdamW fboost uses (``fboost.nn.adamw``); and the
+minimal loop with the fused optimizer, which isolates what the optimizer alone is worth.
+skorch is optional (``pip install skorch``); without it those rows are missing.
 """
 
 from __future__ import annotations
@@ -48,10 +54,13 @@ def _minimal_loop(
     batch_size: int,
     lr: float,
     weight_decay: float,
+    fused: bool | None = None,
 ) -> None:
     """The reference: shuffle, forward, loss, backward, AdamW step; nothing else."""
     X_t, y_t = torch.as_tensor(X), torch.as_tensor(y)
-    optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(
+        module.parameters(), lr=lr, weight_decay=weight_decay, fused=fused
+    )
     module.train()
     n = len(X_t)
     for _ in range(epochs):
@@ -61,6 +70,39 @@ def _minimal_loop(
             optimizer.zero_grad()
             loss(module(X_t[index]), y_t[index]).backward()
             optimizer.step()
+
+
+def _skorch_fit(
+    module: torch.nn.Module,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    fused: bool | None = None,
+) -> bool:
+    """skorch's NeuralNet on the same module and data; False when skorch is not installed."""
+    try:
+        from skorch import NeuralNet
+    except ImportError:
+        return False
+    net = NeuralNet(
+        module,
+        criterion=torch.nn.MSELoss,
+        optimizer=torch.optim.AdamW,
+        optimizer__weight_decay=weight_decay,
+        optimizer__fused=fused,
+        lr=lr,
+        batch_size=batch_size,
+        max_epochs=epochs,
+        train_split=None,
+        iterator_train__shuffle=True,
+        verbose=0,
+    )
+    net.fit(X, y[:, None])
+    return True
 
 
 def _matmul_gflops(m: int, k: int, n: int, min_time: float = 0.5) -> float:
@@ -98,15 +140,41 @@ def _tabular(quick: bool) -> dict[str, Any]:
             weight_decay=weight_decay,
         )
 
+    def reference_fused() -> None:
+        torch.manual_seed(0)
+        _minimal_loop(
+            TabularResNet(**kwargs),
+            lambda raw, t: 0.5 * ((raw[:, 0] - t) ** 2).mean(),
+            Xs,
+            ys,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            fused=True,
+        )
+
+    def skorch(fused: bool | None) -> Callable[[], bool]:
+        def fit() -> bool:
+            torch.manual_seed(0)
+            return _skorch_fit(
+                TabularResNet(**kwargs), Xs, ys, epochs=epochs, batch_size=batch_size,
+                lr=lr, weight_decay=weight_decay, fused=fused,
+            )  # fmt: skip
+
+        return fit
+
     default = ResNetRegressor(n_iter_no_change=epochs + 1, **params)
-    t = _interleaved(
-        {
-            "fit": lambda: est.fit(X, y),
-            "reference": reference,
-            "fit_with_validation": lambda: default.fit(X, y),
-        },
-        repeat,
-    )
+    fns: dict[str, Callable[[], Any]] = {
+        "fit": lambda: est.fit(X, y),
+        "reference": reference,
+        "reference_fused": reference_fused,
+        "fit_with_validation": lambda: default.fit(X, y),
+    }
+    has_skorch = skorch(None)()
+    if has_skorch:
+        fns |= {"skorch": skorch(None), "skorch_fused": skorch(True)}
+    t = _interleaved(fns, repeat)
     d_block, d_hidden = kwargs["d_block"], kwargs["d_hidden"]
     forward_flops = 2 * (d_in * d_block + kwargs["n_blocks"] * 2 * d_block * d_hidden + d_block)
     throughput = n * epochs / t["fit"]
@@ -118,12 +186,27 @@ def _tabular(quick: bool) -> dict[str, Any]:
         "timings": {
             "resnet_fit_s": t["fit"],
             "minimal_torch_loop_s": t["reference"],
+            "minimal_torch_loop_fused_adamw_s": t["reference_fused"],
             "resnet_fit_with_validation_s": t["fit_with_validation"],
+            **(
+                {"skorch_s": t["skorch"], "skorch_fused_adamw_s": t["skorch_fused"]}
+                if has_skorch
+                else {}
+            ),
         },
         "samples_per_s": {
             "resnet_fit": throughput,
             "minimal_torch_loop": n * epochs / t["reference"],
+            "minimal_torch_loop_fused_adamw": n * epochs / t["reference_fused"],
             "resnet_fit_with_validation": 0.9 * n * epochs / t["fit_with_validation"],
+            **(
+                {
+                    "skorch": n * epochs / t["skorch"],
+                    "skorch_fused_adamw": n * epochs / t["skorch_fused"],
+                }
+                if has_skorch
+                else {}
+            ),
         },
         "gflops": {
             "training_achieved": achieved,
@@ -171,13 +254,99 @@ def _conv(quick: bool) -> dict[str, Any]:
     }
 
 
+def _compiled(quick: bool) -> dict[str, Any]:
+    """``torch.compile`` on the tabular ResNet: compile time, then steady-state throughput.
+
+    The same minimal loop, eager and compiled (inductor, which needs a C++ compiler), on the
+    default widths; "pays off" when the saving per epoch repays the compile time within the
+    default 100 epochs.
+    """
+    n, d_in, epochs = (2048, 32, 2) if quick else (16384, 32, 3)
+    rng = np.random.RandomState(0)
+    X = torch.as_tensor(rng.normal(size=(n, d_in)).astype(np.float32))
+    y = torch.as_tensor(rng.normal(size=n).astype(np.float32))
+    batch_size = ResNetRegressor().batch_size
+    result: dict[str, Any] = {"n": n, "epochs": epochs, "batch_size": batch_size}
+    for name in ("eager", "compiled"):
+        torch.manual_seed(0)
+        net = TabularResNet(d_in=d_in, d_out=1, d_block=128, d_hidden=256, n_blocks=3)
+        forward = torch.compile(net) if name == "compiled" else net
+        optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3, fused=True)
+        net.train()
+
+        def step(index: torch.Tensor, forward: Any = forward, optimizer: Any = optimizer) -> None:
+            optimizer.zero_grad(set_to_none=True)
+            ((forward(X[index])[:, 0] - y[index]) ** 2).mean().backward()
+            optimizer.step()
+
+        start = time.perf_counter()
+        step(torch.arange(batch_size))  # the first step compiles
+        result[f"{name}_first_step_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(epochs):
+            order = torch.randperm(n)
+            for i in range(0, n - batch_size + 1, batch_size):  # full batches: no recompiles
+                step(order[i : i + batch_size])
+        result[f"{name}_samples_per_s"] = (
+            epochs * (n // batch_size) * batch_size / (time.perf_counter() - start)
+        )
+    saved_per_epoch = n / result["eager_samples_per_s"] - n / result["compiled_samples_per_s"]
+    result["compiled_over_eager_throughput"] = (
+        result["compiled_samples_per_s"] / result["eager_samples_per_s"]
+    )
+    result["epochs_to_repay_compile"] = (
+        result["compiled_first_step_s"] / saved_per_epoch if saved_per_epoch > 0 else None
+    )
+    return result
+
+
+def _cnn_default(quick: bool) -> dict[str, Any]:
+    """The default CNN on 28x28 digits: accuracy and time (the estimator's CPU-sizing claim)."""
+    from fboost.datasets import load_dataset
+
+    ds = load_dataset("digits28")
+    n = 1000 if quick else ds.n_train
+    X, X_test = ds.as_images(ds.X_train[:n]), ds.as_images(ds.X_test)
+    est = ResNetClassifier(architecture="cnn", random_state=0)
+    wall, cpu = time.perf_counter(), time.process_time()
+    est.fit(X, ds.y_train[:n])
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {
+        "n_train": n,
+        "epochs": est.n_epochs_,
+        "best_epoch": est.best_epoch_,
+        "fit_wall_s": wall,
+        "fit_cpu_s": cpu,
+        "test_accuracy": float(est.score(X_test, ds.y_test)),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
 def run(quick: bool) -> dict[str, Any]:
     tab, conv = _tabular(quick), _conv(quick)
+    cnn_default = _cnn_default(quick)
+    compiled = _compiled(quick)
     sps, gflops = {**tab["samples_per_s"], **conv["samples_per_s"]}, tab["gflops"]
+    skorch_ratios = (
+        {
+            "fit_throughput_vs_skorch": sps["resnet_fit"] / sps["skorch"],
+            "fit_throughput_vs_skorch_fused_adamw": sps["resnet_fit"] / sps["skorch_fused_adamw"],
+        }
+        if "skorch" in sps
+        else {}
+    )
     return {
         "timings": {**tab["timings"], **conv["timings"]},
         "ratios": {
+            "cnn_default_test_accuracy": cnn_default["test_accuracy"],
+            "cnn_default_fit_wall_s": cnn_default["fit_wall_s"],
+            "torch_compile_throughput_vs_eager": compiled["compiled_over_eager_throughput"],
+            **skorch_ratios,
             "fit_throughput_vs_minimal_loop": sps["resnet_fit"] / sps["minimal_torch_loop"],
+            "fit_throughput_vs_minimal_loop_fused_adamw": sps["resnet_fit"]
+            / sps["minimal_torch_loop_fused_adamw"],
+            "fused_adamw_throughput_gain_minimal_loop": sps["minimal_torch_loop_fused_adamw"]
+            / sps["minimal_torch_loop"],
             "fit_with_validation_throughput_vs_minimal_loop": sps["resnet_fit_with_validation"]
             / sps["minimal_torch_loop"],
             "cnn_fit_throughput_vs_minimal_loop": sps["resnet_cnn_fit"]
@@ -187,7 +356,15 @@ def run(quick: bool) -> dict[str, Any]:
             "training_gflops_vs_layer_matmul": gflops["training_achieved"]
             / gflops["torch_matmul_layer_shape"],
         },
-        "targets": {"fit_throughput_vs_minimal_loop": 0.9},
+        "cnn_default": cnn_default,
+        "torch_compile": compiled,
+        "targets": {
+            "cnn_default_test_accuracy": 0.97,
+            "cnn_default_fit_wall_s": 180.0,
+            "fit_throughput_vs_skorch": 1.2,
+            "fit_throughput_vs_minimal_loop": 1.0,
+            "training_gflops_vs_matmul_peak": 0.4,
+        },
         "samples_per_s": sps,
         "gflops": gflops,
         "config": tab["config"],

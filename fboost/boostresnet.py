@@ -45,7 +45,7 @@ class _BoostResNetBase(_ResNetBase):
         **{
             k: v
             for k, v in _ResNetBase._parameter_constraints.items()
-            if k not in ("skip", "max_epochs")
+            if k not in ("skip", "max_epochs", "stem_stride")
         },
         "epochs_per_stage": [Interval(Integral, 1, None, closed="left")],
         "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
@@ -53,6 +53,10 @@ class _BoostResNetBase(_ResNetBase):
 
     #: not a parameter: the telescoping over heads needs residual blocks, z_t = z_{t-1} + f_t
     skip = True
+
+    def _stem_stride(self) -> int:
+        """The CNN stem keeps stride 1 here (``stem_stride`` is not a BoostResNet parameter)."""
+        return 1
 
     alphas_: np.ndarray
     stage_times_: np.ndarray

@@ -39,7 +39,11 @@ __all__ = ["ResNetRegressor", "ResNetClassifier"]
 
 
 #: default widths per architecture: (d_block, d_hidden)
-_WIDTHS = {"mlp": (128, 256), "cnn": (64, 64)}
+_WIDTHS = {"mlp": (128, 256), "cnn": (32, 32)}
+#: default upper bound on epochs per architecture
+_MAX_EPOCHS = {"mlp": 100, "cnn": 20}
+#: default stride of the CNN's stem convolution (its only downsampling)
+_STEM_STRIDE = 2
 
 
 class _ResNetBase(TrunkEdits, SharedModuleCopy, AdditiveEstimator):
@@ -47,6 +51,7 @@ class _ResNetBase(TrunkEdits, SharedModuleCopy, AdditiveEstimator):
         **AdditiveEstimator._parameter_constraints,
         "architecture": [StrOptions({"mlp", "cnn"})],
         "image_shape": [tuple, list, None],
+        "stem_stride": [Interval(Integral, 1, None, closed="left"), None],
         "d_block": [Interval(Integral, 1, None, closed="left"), None],
         "d_hidden": [Interval(Integral, 1, None, closed="left"), None],
         "dropout1": [Interval(Real, 0, 1, closed="left")],
@@ -58,13 +63,15 @@ class _ResNetBase(TrunkEdits, SharedModuleCopy, AdditiveEstimator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), None],
         "device": "no_validation",  # checked by resolve_device in fit
     }
 
-    #: what subclasses without these parameters get (BoostResNet: fixed weights, no drops)
+    #: what subclasses without these parameters get (BoostResNet: fixed weights, no drops;
+    #: ResFGB, BoostResNet: the stem's default stride)
     stage_weights: str = "fixed"
     stochastic_depth: float = 0.0
+    stem_stride: int | None = None
 
     model_: AdditiveModel
     module_: ResidualTrunk
@@ -76,6 +83,7 @@ class _ResNetBase(TrunkEdits, SharedModuleCopy, AdditiveEstimator):
         *,
         architecture: str = "mlp",
         image_shape: tuple[int, int, int] | None = None,
+        stem_stride: int | None = None,
         n_stages: int = 3,
         d_block: int | None = None,
         d_hidden: int | None = None,
@@ -87,8 +95,8 @@ class _ResNetBase(TrunkEdits, SharedModuleCopy, AdditiveEstimator):
         stochastic_depth: float = 0.0,
         lr: float = 1e-3,
         weight_decay: float = 1e-5,
-        batch_size: int = 128,
-        max_epochs: int = 100,
+        batch_size: int = 256,
+        max_epochs: int | None = None,
         n_iter_no_change: int | None = 10,
         validation_fraction: float = 0.1,
         tol: float = 1e-4,
@@ -100,6 +108,7 @@ class _ResNetBase(TrunkEdits, SharedModuleCopy, AdditiveEstimator):
     ) -> None:
         self.architecture = architecture
         self.image_shape = image_shape
+        self.stem_stride = stem_stride
         self.n_stages = n_stages
         self.d_block = d_block
         self.d_hidden = d_hidden
@@ -126,11 +135,12 @@ class _ResNetBase(TrunkEdits, SharedModuleCopy, AdditiveEstimator):
     def _flatten_images(self, X: Any, *, fit: bool) -> Any:
         """Images to flat rows for validation, checked against ``image_shape`` (cnn only)."""
         if self.architecture != "cnn":
-            if self.image_shape is not None:
-                raise ValueError(
-                    f"image_shape only applies to architecture='cnn', got image_shape="
-                    f"{self.image_shape!r} with architecture={self.architecture!r}"
-                )
+            for name in ("image_shape", "stem_stride"):
+                if getattr(self, name) is not None:
+                    raise ValueError(
+                        f"{name} only applies to architecture='cnn', got {name}="
+                        f"{getattr(self, name)!r} with architecture={self.architecture!r}"
+                    )
             return X
         from .nn._inputs import check_image_shape, images_to_rows
 
@@ -174,6 +184,9 @@ class _ResNetBase(TrunkEdits, SharedModuleCopy, AdditiveEstimator):
         return scale_rows(self._layout(X), self.x_mean_, self.x_scale_)
 
     # -- the network ----------------------------------------------------------------------------
+    def _stem_stride(self) -> int:
+        return _STEM_STRIDE if self.stem_stride is None else self.stem_stride
+
     def _module_kwargs(self, n_outputs: int) -> dict[str, Any]:
         d_block, d_hidden = _WIDTHS[self.architecture]
         d_block = d_block if self.d_block is None else self.d_block
@@ -181,8 +194,14 @@ class _ResNetBase(TrunkEdits, SharedModuleCopy, AdditiveEstimator):
             d_hidden = self.d_hidden
         elif self.d_block is not None:
             d_hidden = 2 * d_block if self.architecture == "mlp" else d_block
-        d_in = self.image_shape_[0] if self.architecture == "cnn" else self.n_features_in_
+        extra: dict[str, Any] = {}
+        if self.architecture == "cnn":
+            d_in = self.image_shape_[0]
+            extra["stem_stride"] = self._stem_stride()
+        else:
+            d_in = self.n_features_in_
         return {
+            **extra,
             "d_in": d_in,
             "d_out": n_outputs,
             "d_block": d_block,
@@ -277,7 +296,7 @@ class _ResNetBase(TrunkEdits, SharedModuleCopy, AdditiveEstimator):
     def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray) -> None:
         import torch
 
-        from .nn import Trainer
+        from .nn import Trainer, adamw
         from .nn._inputs import cuda_devices
 
         data = self._initialize(X, y, sample_weight)
@@ -289,11 +308,16 @@ class _ResNetBase(TrunkEdits, SharedModuleCopy, AdditiveEstimator):
             trainer = Trainer(
                 module=self.module_,
                 loss_fn=loss_fn,
-                optimizer=torch.optim.AdamW(
-                    self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay
+                optimizer=adamw(
+                    self.module_.parameters(),
+                    lr=self.lr,
+                    weight_decay=self.weight_decay,
+                    device=data.device,
                 ),
                 batch_size=self.batch_size,
-                max_epochs=self.max_epochs,
+                max_epochs=_MAX_EPOCHS[self.architecture]
+                if self.max_epochs is None
+                else self.max_epochs,
                 n_iter_no_change=self.n_iter_no_change,
                 tol=self.tol,
                 verbose=self.verbose,
@@ -389,11 +413,15 @@ _RESNET_DOC = """
         ``(n_samples, H, W)`` for one channel) or as flat rows with ``image_shape``.
     image_shape : tuple of 3 int or None, default=None
         ``(C, H, W)`` of the images when X holds flat rows (``architecture="cnn"`` only).
+    stem_stride : int or None, default=None
+        Stride (>= 1) of the CNN's stem convolution, its only downsampling: the blocks work at
+        ``ceil(H / stem_stride) x ceil(W / stem_stride)``, so stride 2 makes every block about
+        four times cheaper. ``None``: 2 (``architecture="cnn"`` only).
     n_stages : int, default=3
         Residual blocks T (>= 1); each block is a stage.
     d_block : int or None, default=None
         Width of the residual stream: features (mlp) or channels (cnn). ``None``: 128 for mlp,
-        64 for cnn.
+        32 for cnn.
     d_hidden : int or None, default=None
         Hidden width inside a block. ``None``: ``2 * d_block`` for mlp, ``d_block`` for cnn.
     dropout1 : float, default=0.1
@@ -421,10 +449,16 @@ _RESNET_DOC = """
         AdamW learning rate, > 0.
     weight_decay : float, default=1e-5
         AdamW (decoupled) weight decay, >= 0.
-    batch_size : int, default=128
+    batch_size : int, default=256
         Rows per optimizer step (and per evaluation batch).
-    max_epochs : int, default=100
+    max_epochs : int or None, default=None
         Upper bound on passes over the training data; the one parameter worth tuning first.
+        ``None``: 100 for mlp, 20 for cnn.
+
+        The CNN defaults (32 channels, ``stem_stride=2``, 20 epochs, batches of 256) are sized
+        for a CPU: on the 28x28 ``digits28`` set (4,000 training images) the default
+        ``ResNetClassifier(architecture="cnn")`` reaches about 0.99 test accuracy in under two
+        minutes on 2 cores (``bench/bench_resnet.py``, ``cnn_default``).
     n_iter_no_change : int or None, default=10
         Early stopping: hold out ``validation_fraction`` (stratified for classifiers when every
         class allows it), stop after this many epochs without a validation improvement larger than
@@ -604,7 +638,7 @@ class ResNetClassifier(ClassifierMixin, AdditiveClassifierMixin, _ClassCodes, _R
     >>> clf.stage_contributions(X[:5]).shape
     (3, 5, 10)
     >>> clf.stage_features(X[:5]).shape
-    (3, 5, 8, 8, 8)
+    (3, 5, 8, 4, 4)
     """
     )
 

@@ -131,7 +131,7 @@ def test_offline_set_loads(name: str, request: pytest.FixtureRequest) -> None:
     if ds.image_shape is not None:
         assert int(np.prod(ds.image_shape)) == ds.n_features
         assert ds.as_images(ds.X_test).shape == (ds.n_test, *ds.image_shape)
-    if name in ("digits", "fashion_mnist"):
+    if name in ("digits", "fashion_mnist", "digits28"):
         assert ds.X_train.min() == 0.0 and ds.X_train.max() == 1.0
 
 
@@ -140,6 +140,7 @@ def test_image_shapes() -> None:
     assert shapes["digits"] == (1, 8, 8)
     assert shapes["mnist1d"] == (1, 40)
     assert shapes["fashion_mnist"] == (1, 28, 28)
+    assert shapes["digits28"] == (1, 28, 28)
     assert shapes["wine"] is None
     digits = load_dataset("digits")
     with pytest.raises(ValueError, match="has no image_shape"):
@@ -465,7 +466,7 @@ def test_missing_mnist1d_names_the_install(tmp_path: Path, monkeypatch: pytest.M
 def test_registry_listing() -> None:
     assert OFFLINE == [
         "digits", "breast_cancer", "diabetes", "wine", "friedman1", "mnist1d", "fashion_mnist",
-        "diamonds",
+        "digits28", "diamonds",
     ]  # fmt: skip
     assert REMOTE == ["california", "adult", "higgs", "covertype"]
     assert list_datasets() == OFFLINE + REMOTE
@@ -487,3 +488,19 @@ def test_dataset_repr() -> None:
 def test_docstring_examples_run(module: Any) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_digits28_is_fixed_and_its_splits_share_no_source_digit() -> None:
+    ds = load_dataset("digits28", random_state=1)
+    again = load_dataset("digits28", random_state=2)  # a published split: the seed has no effect
+    np.testing.assert_array_equal(ds.X_train, again.X_train)
+    assert (ds.n_train, ds.n_test) == (4000, 1000)
+    assert np.bincount(ds.y_test).min() >= 80  # every class well represented in the test part
+    # train and test images are drawn from disjoint source digits, 40 per class for test
+    from sklearn.datasets import load_digits
+
+    target = load_digits().target
+    train_pool, test_pool = _offline.digits28_pools(target, np.random.RandomState(0))
+    assert not set(train_pool) & set(test_pool)
+    assert len(train_pool) + len(test_pool) == len(target)
+    assert np.bincount(target[test_pool]).tolist() == [40] * 10

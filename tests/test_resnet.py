@@ -405,6 +405,22 @@ def test_image_shape_errors(image_data):
         est.predict(flat[:, :63])
 
 
+def test_stem_stride_sets_the_blocks_resolution(image_data, regression_data):
+    images, labels = image_data["multiclass"]
+    default = _estimator("multiclass", architecture="cnn").fit(images, labels)
+    assert default.module_.stem.stride == (2, 2)  # the documented default
+    assert default.stage_features(images[:3]).shape[-2:] == (4, 4)
+    full = _estimator("multiclass", architecture="cnn", stem_stride=1).fit(images, labels)
+    assert full.stage_features(images[:3]).shape[-2:] == (8, 8)
+    contributions = full.stage_contributions(images)
+    np.testing.assert_allclose(contributions.sum(axis=0), full.decision_function(images), atol=1e-5)
+    X, y = regression_data
+    with pytest.raises(ValueError, match="stem_stride only applies to architecture='cnn'"):
+        _estimator("regression", stem_stride=2).fit(X, y)
+    with pytest.raises(ValueError, match="stem_stride"):
+        _estimator("multiclass", architecture="cnn", stem_stride=0).fit(images, labels)
+
+
 # -- learning -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def digits_split():

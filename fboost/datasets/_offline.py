@@ -93,6 +93,59 @@ def load_digits(data_home: Path, random_state: int) -> RawData:
     )
 
 
+def digits28_pools(target: np.ndarray, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint source digits of digits28: a stratified 400-digit test pool, the rest train."""
+    order = rng.permutation(len(target))
+    test_pool = np.concatenate([order[target[order] == c][:40] for c in range(10)])
+    return np.setdiff1d(order, test_pool), test_pool
+
+
+def load_digits28(
+    data_home: Path, random_state: int, *, n_train: int = 4000, n_test: int = 1000
+) -> RawData:
+    """scikit-learn's digits drawn as 28x28 images: a fixed, offline MNIST-sized digit set.
+
+    Each 8x8 digit is upsampled (bilinear) to a 20x20 box centred on a 28x28 canvas, as MNIST
+    centres its digits, then moved by a random affine map (rotation within +-12 degrees, scale
+    0.9..1.1, shift within +-2 pixels). Train and test images come from disjoint source digits
+    (1,397 and 400, stratified), so no test image is a jittered copy of a training one. The
+    draw is fixed (seed 0): ``random_state`` has no effect, like a published split.
+    """
+    from scipy import ndimage
+
+    bunch = skd.load_digits()
+    rng = np.random.RandomState(0)
+    train_pool, test_pool = digits28_pools(bunch.target, rng)
+    parts = []
+    for pool, n in ((train_pool, n_train), (test_pool, n_test)):
+        sources = np.concatenate([rng.permutation(pool) for _ in range(-(-n // len(pool)))])[:n]
+        images = np.empty((n, 28, 28), dtype=np.float32)
+        for i, k in enumerate(sources):
+            box = ndimage.zoom(bunch.images[k] / 16.0, 2.5, order=1)
+            canvas = np.zeros((28, 28))
+            canvas[4:24, 4:24] = box
+            angle = np.deg2rad(rng.uniform(-12, 12))
+            scale = rng.uniform(0.9, 1.1)
+            rotation = (
+                np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) / scale
+            )
+            centre = np.array([13.5, 13.5])
+            offset = centre - rotation @ (centre + rng.uniform(-2, 2, size=2))
+            moved = ndimage.affine_transform(canvas, rotation, offset=offset, order=1)
+            images[i] = np.clip(moved, 0.0, 1.0)
+        parts.append((images.reshape(n, -1), bunch.target[sources].astype(np.int64)))
+    (X, y), (X_test, y_test) = parts
+    return RawData(
+        X=X,
+        y=y,
+        X_test=X_test,
+        y_test=y_test,
+        feature_names=_pixel_names(28, 28),
+        target_names=tuple(str(t) for t in bunch.target_names),
+        notes="scikit-learn digits upsampled to 28x28 with random affine jitter (seed 0)",
+    )
+
+
 def load_breast_cancer(data_home: Path, random_state: int) -> RawData:
     """Wisconsin diagnostic breast cancer (0 = malignant, 1 = benign, as scikit-learn codes it)."""
     bunch = skd.load_breast_cancer()

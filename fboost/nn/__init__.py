@@ -9,7 +9,7 @@
 """
 
 from ._grad import block_gradient_norms
-from ._train import TensorData, Trainer, TrainHistory, batch_slices
+from ._train import TensorData, Trainer, TrainHistory, adamw, batch_slices
 from .modules import (
     ConvBlock,
     ConvResNet,
@@ -34,5 +34,6 @@ __all__ = [
     "TensorData",
     "TrainHistory",
     "batch_slices",
+    "adamw",
     "block_gradient_norms",
 ]
