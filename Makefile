@@ -48,7 +48,7 @@ docs-check: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 	$(PY) docs/_browser_check.py site
 
-# The main job: every study at its quick size (about 15 minutes on 2 cores), then results/SUMMARY.md.
+# The main job: every study at its quick size (about 20 minutes on 2 cores), then results/SUMMARY.md.
 experiments: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m experiments --size quick $(if $(FORCE),--force)
 

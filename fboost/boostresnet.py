@@ -163,6 +163,7 @@ class _BoostResNetBase(_ResNetBase):
 
         from .nn._inputs import cuda_devices
         from .nn._stagewise import fit_stagewise
+        from .nn._train import adamw
 
         data = self._initialize(X, y, sample_weight)
         train, validation = self._training_rows(data, y)
@@ -174,9 +175,7 @@ class _BoostResNetBase(_ResNetBase):
                 rule,
                 train.tensors(),
                 None if validation is None else validation.tensors(),
-                optimizer=lambda params: torch.optim.AdamW(
-                    params, lr=self.lr, weight_decay=self.weight_decay
-                ),
+                optimizer=lambda params: adamw(params, lr=self.lr, weight_decay=self.weight_decay),
                 batch_size=self.batch_size,
                 epochs=self.epochs_per_stage,
                 fine_tune_epochs=self.fine_tune_epochs,

@@ -249,6 +249,7 @@ class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
         import torch
 
         from .nn import TensorData, Trainer
+        from .nn._train import adamw
         from .nn._weak import OutputOf, WeakNet
 
         target, weight = newton_targets(self.loss_, train.y, train.raw, train.sample_weight)
@@ -266,7 +267,7 @@ class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
         Trainer(
             module=OutputOf(net),
             loss_fn=_weighted_mse,
-            optimizer=torch.optim.AdamW(
+            optimizer=adamw(
                 net.parameters(), lr=self.lr * _decay(t), weight_decay=self.weight_decay * _decay(t)
             ),
             batch_size=self.batch_size,
@@ -306,6 +307,7 @@ class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
         import torch
 
         from .nn import TensorData, Trainer
+        from .nn._train import adamw
 
         device = train.x.device
         w = train.sample_weight
@@ -315,7 +317,7 @@ class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
         Trainer(
             module=self.module_,
             loss_fn=lambda raw, y, w: self.loss_.torch_value(y, raw, w),
-            optimizer=torch.optim.AdamW(
+            optimizer=adamw(
                 self.module_.parameters(), lr=lr, weight_decay=self.weight_decay * _decay(t)
             ),
             batch_size=self.batch_size,

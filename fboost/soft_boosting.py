@@ -160,6 +160,7 @@ class _SoftBoostingBase(SharedModuleCopy, AdditiveEstimator):
 
         from .nn._inputs import cuda_devices
         from .nn._soft import SoftBoostingTrainer
+        from .nn._train import adamw
 
         if self.batch_size < 2:
             raise ValueError(f"batch_size must be at least 2, got batch_size={self.batch_size}")
@@ -170,7 +171,7 @@ class _SoftBoostingBase(SharedModuleCopy, AdditiveEstimator):
             trainer = SoftBoostingTrainer(
                 module=self.module_,
                 loss_fn=lambda raw, y, w: self.loss_.torch_value(y, raw, w),
-                optimizer=torch.optim.AdamW(
+                optimizer=adamw(
                     self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay
                 ),
                 batch_size=self.batch_size,

@@ -433,10 +433,10 @@ def test_grownet_schedule_no_corrective_step_after_the_first_net_and_lr_halving(
     calls: list[tuple[float, float, int]] = []  # (lr, weight_decay, n_param_tensors)
     adamw = torch.optim.AdamW
 
-    def recording(params, lr, weight_decay):
+    def recording(params, lr, weight_decay, **kwargs):
         params = list(params)
         calls.append((lr, weight_decay, len(params)))
-        return adamw(params, lr=lr, weight_decay=weight_decay)
+        return adamw(params, lr=lr, weight_decay=weight_decay, **kwargs)
 
     monkeypatch.setattr(torch.optim, "AdamW", recording)
     est = _estimator(

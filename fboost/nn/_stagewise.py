@@ -323,7 +323,10 @@ class _Loop:
     epochs: int
 
     #: rows per evaluation pass are chosen so that one feature map holds at most this many floats
-    max_batch_elements: ClassVar[int] = 2**23
+    #: (2**20: 4 MiB; a block's hidden maps are a few times that). Larger passes made the
+    #: transient maps of caching z_t, not the blocks, BoostResNet's peak memory
+    #: (``bench/bench_memory.py``: 206 MiB against the end-to-end ResNet's 66 at T = 4 with 2**23)
+    max_batch_elements: ClassVar[int] = 2**20
 
     def train(
         self,
