@@ -456,7 +456,7 @@ _RESNET_DOC = """
         ``None``: 100 for mlp, 20 for cnn. The CNN defaults (32 channels, ``stem_stride=2``,
         20 epochs, batches of 256) are sized for a CPU: on the 28x28 ``digits28`` set (4,000
         training images) the default ``ResNetClassifier(architecture="cnn")`` reached 0.992
-        test accuracy in 41 s on 2 shared cores (``bench/bench_resnet.py``, ``cnn_default``).
+        test accuracy in 39 s on 2 cores (``bench/bench_resnet.py``, ``cnn_default``).
     n_iter_no_change : int or None, default=10
         Early stopping: hold out ``validation_fraction`` (stratified for classifiers when every
         class allows it), stop after this many epochs without a validation improvement larger than
