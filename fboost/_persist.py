@@ -109,3 +109,45 @@ class SharedModuleCopy:
         new = type(self).__new__(type(self))
         new.__dict__.update(self.__dict__)
         return new
+
+
+class ModuleStatePickling(SharedModuleCopy):
+    """Pickling of an estimator with one fitted network ``module_`` and its stage view ``model_``.
+
+    The network travels as its state dict (``module_bytes``: arrays, no code) with the kept
+    stages; loading rebuilds it with ``_build_module()``, on CPU when its device is missing, and
+    the stage view with ``_build_model(kept)``. Subclasses say which stages are kept.
+    """
+
+    device_: str
+    module_: Any
+
+    def _kept_stages(self, model: Any) -> list[int]:
+        raise NotImplementedError
+
+    def _build_module(self) -> Any:
+        raise NotImplementedError
+
+    def _build_model(self, kept: list[int] | None = None) -> Any:
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict[str, Any]:
+        state: dict[str, Any] = dict(super().__getstate__())  # type: ignore[call-overload]
+        module = state.pop("module_", None)
+        model = state.pop("model_", None)
+        if module is not None:
+            kept = self._kept_stages(model)
+            state["_module_state"] = {"state_dict": module_bytes(module), "kept": kept}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        saved = state.pop("_module_state", None)
+        super().__setstate__(state)  # type: ignore[misc]
+        if saved is None:
+            return
+        device = loadable_device(self.device_)
+        self.device_ = str(device)
+        self.module_ = self._build_module()
+        load_module_bytes(self.module_, saved["state_dict"])
+        self.module_.to(device).eval()
+        self.model_ = self._build_model(saved["kept"])

@@ -24,7 +24,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._persist import SharedModuleCopy, load_module_bytes, loadable_device, module_bytes
+from ._persist import ModuleStatePickling
 from ._torch_tools import TrunkEdits, training_rows
 from ._training import seed_from
 from .additive import AdditiveModel
@@ -46,7 +46,7 @@ _MAX_EPOCHS = {"mlp": 100, "cnn": 20}
 _STEM_STRIDE = 2
 
 
-class _ResNetBase(TrunkEdits, SharedModuleCopy, AdditiveEstimator):
+class _ResNetBase(TrunkEdits, ModuleStatePickling, AdditiveEstimator):
     _parameter_constraints: ClassVar[dict[str, Any]] = {
         **AdditiveEstimator._parameter_constraints,
         "architecture": [StrOptions({"mlp", "cnn"})],
@@ -377,26 +377,9 @@ class _ResNetBase(TrunkEdits, SharedModuleCopy, AdditiveEstimator):
         """
         return cast("TrunkModel", self.model_).features(self._validate_X(X))
 
-    # -- pickling through state dicts -----------------------------------------------------------
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        module = state.pop("module_", None)
-        model = state.pop("model_", None)
-        if module is not None:
-            state["_module_state"] = {"state_dict": module_bytes(module), "kept": model.kept_blocks}
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        saved = state.pop("_module_state", None)
-        super().__setstate__(state)
-        if saved is None:
-            return
-        device = loadable_device(self.device_)
-        self.device_ = str(device)
-        self.module_ = self._build_module()
-        load_module_bytes(self.module_, saved["state_dict"])
-        self.module_.to(device).eval()
-        self.model_ = self._build_model(saved["kept"])
+    # -- pickling through state dicts (``ModuleStatePickling``) ---------------------------------
+    def _kept_stages(self, model: Any) -> list[int]:
+        return model.kept_blocks
 
 
 def _scalar(value: Any) -> float:

@@ -25,7 +25,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
-from ._persist import SharedModuleCopy, load_module_bytes, loadable_device, module_bytes
+from ._persist import ModuleStatePickling
 from ._torch_tools import training_rows
 from ._training import seed_from
 from .additive import AdditiveModel
@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["SoftBoostingRegressor", "SoftBoostingClassifier"]
 
 
-class _SoftBoostingBase(SharedModuleCopy, AdditiveEstimator):
+class _SoftBoostingBase(ModuleStatePickling, AdditiveEstimator):
     _parameter_constraints: ClassVar[dict[str, Any]] = {
         **AdditiveEstimator._parameter_constraints,
         "d_hidden": [Interval(Integral, 1, None, closed="left")],
@@ -193,27 +193,9 @@ class _SoftBoostingBase(SharedModuleCopy, AdditiveEstimator):
         self.module_.eval()
         self.model_ = self._build_model()
 
-    # -- pickling through state dicts -----------------------------------------------------------
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        module = state.pop("module_", None)
-        model = state.pop("model_", None)
-        if module is not None:
-            kept = cast("LearnersModel", model).kept
-            state["_module_state"] = {"state_dict": module_bytes(module), "kept": kept}
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        saved = state.pop("_module_state", None)
-        super().__setstate__(state)
-        if saved is None:
-            return
-        device = loadable_device(self.device_)
-        self.device_ = str(device)
-        self.module_ = self._build_module()
-        load_module_bytes(self.module_, saved["state_dict"])
-        self.module_.to(device).eval()
-        self.model_ = self._build_model(saved["kept"])
+    # -- pickling through state dicts (``ModuleStatePickling``) ---------------------------------
+    def _kept_stages(self, model: Any) -> list[int]:
+        return cast("LearnersModel", model).kept
 
 
 _SOFT_BOOSTING_DOC = """
