@@ -127,32 +127,22 @@ def _tabular(quick: bool) -> dict[str, Any]:
     Xs = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
     ys = ((y - y.mean()) / y.std()).astype(np.float32)
 
-    def reference() -> None:
-        torch.manual_seed(0)
-        _minimal_loop(
-            TabularResNet(**kwargs),
-            lambda raw, t: 0.5 * ((raw[:, 0] - t) ** 2).mean(),
-            Xs,
-            ys,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-        )
+    def minimal(fused: bool | None) -> Callable[[], None]:
+        def fit() -> None:
+            torch.manual_seed(0)
+            _minimal_loop(
+                TabularResNet(**kwargs),
+                lambda raw, t: 0.5 * ((raw[:, 0] - t) ** 2).mean(),
+                Xs,
+                ys,
+                epochs=epochs,
+                batch_size=batch_size,
+                lr=lr,
+                weight_decay=weight_decay,
+                fused=fused,
+            )
 
-    def reference_fused() -> None:
-        torch.manual_seed(0)
-        _minimal_loop(
-            TabularResNet(**kwargs),
-            lambda raw, t: 0.5 * ((raw[:, 0] - t) ** 2).mean(),
-            Xs,
-            ys,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            fused=True,
-        )
+        return fit
 
     def skorch(fused: bool | None) -> Callable[[], bool]:
         def fit() -> bool:
@@ -167,8 +157,8 @@ def _tabular(quick: bool) -> dict[str, Any]:
     default = ResNetRegressor(n_iter_no_change=epochs + 1, **params)
     fns: dict[str, Callable[[], Any]] = {
         "fit": lambda: est.fit(X, y),
-        "reference": reference,
-        "reference_fused": reference_fused,
+        "reference": minimal(None),
+        "reference_fused": minimal(True),
         "fit_with_validation": lambda: default.fit(X, y),
     }
     has_skorch = skorch(None)()
