@@ -249,3 +249,33 @@ def test_docstring_examples(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_every_network_estimator_trains_with_the_fused_adamw(monkeypatch):
+    """fboost.nn.adamw's docstring: ResNet, BoostResNet, NeuralBoosting and SoftBoosting use it."""
+    from fboost import (
+        BoostResNetRegressor,
+        NeuralBoostingRegressor,
+        ResNetRegressor,
+        SoftBoostingRegressor,
+    )
+
+    real = torch.optim.AdamW
+    seen: list[object] = []
+
+    def recording(params, **kwargs):
+        seen.append(kwargs.get("fused"))
+        return real(params, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "AdamW", recording)
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    for est in (
+        ResNetRegressor(n_stages=1, d_block=4, max_epochs=1, random_state=0),
+        BoostResNetRegressor(n_stages=1, d_block=4, epochs_per_stage=1, random_state=0),
+        NeuralBoostingRegressor(n_stages=2, d_hidden=4, epochs_per_stage=1, random_state=0),
+        SoftBoostingRegressor(n_stages=2, d_hidden=4, max_epochs=1, random_state=0),
+    ):
+        seen.clear()
+        est.fit(X, y)
+        assert seen and all(fused is True for fused in seen), type(est).__name__
