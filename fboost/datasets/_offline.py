@@ -356,4 +356,5 @@ def load_diamonds(data_home: Path, random_state: int) -> RawData:
         y=frame["price"].to_numpy(dtype=np.float64),
         feature_names=DIAMONDS_FEATURES,
         categorical_features=tuple(DIAMONDS_FEATURES.index(c) for c in DIAMONDS_LEVELS),
+        categories=DIAMONDS_LEVELS,
     )
