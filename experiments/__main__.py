@@ -32,7 +32,8 @@ def _positive(text: str) -> int:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser."""
     parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__)
     parser.add_argument("studies", nargs="*", help=f"studies to run (default: all of {STUDIES})")
     parser.add_argument(
@@ -45,14 +46,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
-        "--workers", type=_positive, help="run the seeds on a new Dask LocalCluster of N processes"
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="run the seeds on a new Dask LocalCluster of N processes",
     )
     where.add_argument(
-        "--scheduler", help="run the seeds on the Dask cluster at ADDRESS (tcp://host:8786)"
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the seeds on the Dask cluster at ADDRESS (tcp://host:8786)",
     )
     parser.add_argument(
-        "--threads", type=_positive, default=SEED_THREADS, help="threads per seed (default: 1)"
+        "--threads",
+        type=_positive,
+        default=SEED_THREADS,
+        metavar="T",
+        help="threads per seed (default: 1)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     names = [s.replace("-", "_") for s in args.studies] or list(STUDIES)
     unknown = [s for s in names if s not in STUDIES]

@@ -198,3 +198,26 @@ def test_bad_cluster_arguments_are_clear_errors(capsys):
     with pytest.raises(SystemExit):
         cli.main(["depth", "--workers", "2", "--scheduler", "tcp://x:1"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_verbose_sweep_counts_seeds_and_runs_done(client, tmp_path, capsys):
+    jobs = [Job("toy", ToyConfig(name=n, seeds=(0, 1)), toy_by_seed) for n in ("a", "b")]
+    assert all(o.ok for o in run_sweep(jobs, client=client, output=tmp_path, verbose=True))
+    err = capsys.readouterr().err
+    assert "seeds" in err and "4/4" in err and "runs 2/2" in err
+    run_sweep(jobs, client=client, output=tmp_path / "quiet")
+    assert capsys.readouterr().err == ""  # the library prints nothing unless verbose
+
+
+def test_cli_reports_a_failed_run_and_exits_with_1(client, tmp_path, capsys, monkeypatch):
+    from experiments import depth
+
+    broken = dataclasses.replace(depth.SIZES["smoke"], name="broken", dataset="no_such_set")
+    monkeypatch.setitem(depth.SIZES, "broken", broken)
+    argv = ["depth", "--size", "broken", "--output", str(tmp_path), "--quiet"]
+    assert cli.main([*argv, "--scheduler", client.scheduler.address]) == 1
+    err = capsys.readouterr().err
+    assert "[1/1] depth/broken: error: depth/broken seed 0 failed on a worker" in err
+    assert "Traceback" in err and "no_such_set" in err
+    assert "1 of 1 runs failed: depth/broken" in err
+    assert not (tmp_path / "depth" / "broken").exists()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -193,3 +195,38 @@ def test_repeated_seeds_and_unknown_sizes_are_clear_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["depth", "--size", "huge", "--output", str(tmp_path)])
     assert "size 'huge' is not a size of ['depth']" in capsys.readouterr().err
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_cluster_page_shows_commands_that_exist():
+    """docs/cluster.md: its CLI lines parse, its make lines run the CLI with those options
+    (``make -n`` only prints), its Python compiles, and it sits after Performance in the nav."""
+    text = (ROOT / "docs" / "cluster.md").read_text()
+    blocks = re.findall(r"```(bash|python)\n(.*?)```", text, flags=re.S)
+    lines = [line for _, block in blocks for line in block.splitlines()]
+    assert all(len(line) <= 88 for line in lines)
+    commands = [line.split("#")[0].split() for line in lines if line.startswith("python -m ")]
+    assert len(commands) >= 2
+    for command in commands:
+        cli.build_parser().parse_args(command[3:])
+    makes = [line.split("#")[0].split() for line in lines if line.startswith("make ")]
+    assert any("WORKERS=2" in make for make in makes)
+    for make in makes:
+        done = subprocess.run(["make", "-n", *make[1:]], cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        command = done.stdout.strip().splitlines()[-1]
+        assert "-m experiments" in command
+        options = dict(word.split("=", 1) for word in make[2:])
+        flags = {"WORKERS": "--workers", "SCHEDULER": "--scheduler", "SIZE": "--size"}
+        for name, value in options.items():
+            assert f"{flags[name]} {value}" in command
+    for kind, block in blocks:
+        if kind == "python":
+            compile(block, "cluster.md", "exec")
+    assert (
+        "## LightGBM on a Dask cluster" in text and "## Data-parallel networks (torch DDP)" in text
+    )
+    nav = (ROOT / "mkdocs.yml").read_text()
+    assert nav.index("performance.md") < nav.index("cluster.md")
