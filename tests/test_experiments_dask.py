@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -36,9 +37,15 @@ CHILD = Path(__file__).parent / "_runner_child.py"
 @pytest.fixture(scope="module")
 def client():
     """``--workers 2``: the LocalCluster the CLI starts (processes, one thread each)."""
-    with dask_client(workers=2) as client:
+    with warnings.catch_warnings():  # another cluster on this machine holds Dask's usual port
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        cluster = dask_client(workers=2)
+        client = cluster.__enter__()
+    try:
         client.wait_for_workers(2, timeout=120)
         yield client
+    finally:
+        cluster.__exit__(None, None, None)
 
 
 def test_workers_are_two_processes_with_one_thread_each(client):

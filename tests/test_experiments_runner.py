@@ -184,6 +184,7 @@ def test_run_seed_fixes_threads_and_seeds_every_global_generator():
     random.random(), np.random.rand(3), torch.rand(5)  # noqa: NPY002 (state left by earlier work)
     assert run_seed(draws, None, 7, threads=1) == first and first[3] == 1
     assert run_seed(draws, None, 8)[:3] != first[:3]
+    assert run_seed(draws, None, 7, threads=2) == (*first[:3], 2)  # --threads 2
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads must be a positive int"):
         run_seed(draws, None, 7, threads=0)
