@@ -228,3 +228,23 @@ def test_cli_reports_a_failed_run_and_exits_with_1(client, tmp_path, capsys, mon
     assert "Traceback" in err and "no_such_set" in err
     assert "1 of 1 runs failed: depth/broken" in err
     assert not (tmp_path / "depth" / "broken").exists()
+
+
+def test_an_interrupted_dask_sweep_keeps_finished_runs_and_leaves_no_claims(client, tmp_path):
+    barrier = tmp_path / "go"
+    first = ToyConfig(name="a", seeds=(0,))
+    held = ToyConfig(name="b", seeds=(0, 1), barrier=str(barrier))  # still running when a is done
+
+    def interrupt(outcome):
+        if outcome.job.config.name == "a":
+            raise KeyboardInterrupt
+
+    jobs = [Job("toy", first, toy_by_seed), Job("toy", held, toy_by_seed)]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_sweep(jobs, client=client, output=tmp_path / "out", on_done=interrupt)
+    finally:
+        barrier.touch()  # frees the workers still waiting in b's seeds
+    root = tmp_path / "out" / "toy"
+    assert (finished_report(root / "a") or {})["metrics"] == {"score": 1.0}
+    assert sorted(p.name for p in root.iterdir()) == ["a"]  # b: no claim, no partial folder
