@@ -8,8 +8,11 @@ TORCH_VERSION := 2.13.0
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg
 PYTEST_ARGS ?= -n 2
 # The studies of experiments/: `make <study>` runs one (SIZE=smoke|quick|full, FORCE=1 redoes it).
+# WORKERS=N runs the seeds on a Dask LocalCluster of N processes, SCHEDULER=tcp://host:8786 on a
+# running Dask cluster (docs/cluster.md); neither: one after another in this process.
 STUDIES := compare-tabular compare-image gradient-flow lesion alignment paths depth
 SIZE ?= quick
+RUN_ON = $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 .PHONY: install test lint bench demo docs docs-check data clean experiments experiments-full $(STUDIES)
 
@@ -49,14 +52,15 @@ docs-check: $(STAMP)
 	$(PY) docs/_browser_check.py site
 
 # The main job: every study at its quick size (about 20 minutes on 2 cores), then results/SUMMARY.md.
+# `make experiments WORKERS=2` runs the seeds of all studies on two worker processes.
 experiments: $(STAMP)
-	MPLBACKEND=Agg $(PY) -m experiments --size quick $(if $(FORCE),--force)
+	MPLBACKEND=Agg $(PY) -m experiments --size quick $(if $(FORCE),--force) $(RUN_ON)
 
 experiments-full: $(STAMP)
-	MPLBACKEND=Agg $(PY) -m experiments --size full $(if $(FORCE),--force)
+	MPLBACKEND=Agg $(PY) -m experiments --size full $(if $(FORCE),--force) $(RUN_ON)
 
 $(STUDIES): $(STAMP)
-	MPLBACKEND=Agg $(PY) -m experiments $@ --size $(SIZE) $(if $(FORCE),--force)
+	MPLBACKEND=Agg $(PY) -m experiments $@ --size $(SIZE) $(if $(FORCE),--force) $(RUN_ON)
 
 demo: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m fboost.demo --output results/demo

@@ -20,7 +20,9 @@ both break it) and checks that what it moved is the stale claim it read; if it w
 it is linked back. An owner checks :meth:`Claim.held` right before it publishes anything, so a
 claim broken by mistake costs a redone run, never a mixed one.
 
-Issue 16 runs these claims from Dask workers on several hosts sharing one file system.
+The Dask runner (`experiments._sweep`) takes a run's claim in the process that runs the sweep
+and holds it while the run's seeds are computed on the workers, which never touch the claims or
+the output folder; two such runners on hosts sharing one file system take turns as above.
 """
 
 from __future__ import annotations

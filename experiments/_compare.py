@@ -1,7 +1,9 @@
 """The comparison grid shared by compare-tabular and compare-image.
 
 Fits every (data set, model, seed), records the test score, fit time and the test score after
-every stage, and writes ``scores.csv``, ``staged.csv`` and one figure per data set.
+every stage, and writes ``scores.csv``, ``staged.csv`` and one figure per data set. A study's
+``seed_part`` is `seed_grid` (one seed, every data set and model), its ``combine`` is
+`compare_combine`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ import pandas as pd
 from ._common import progress
 from ._models import MODELS, score_of, staged_scores
 
-__all__ = ["run_grid", "summarise", "plot_staged", "compare_main", "installed_datasets"]
+__all__ = [
+    "seed_grid",
+    "grid_frames",
+    "summarise",
+    "plot_staged",
+    "compare_combine",
+    "installed_datasets",
+]
 
 
 def installed_datasets(config: Any) -> tuple[Any, dict[str, str]]:
@@ -40,46 +49,61 @@ def installed_datasets(config: Any) -> tuple[Any, dict[str, str]]:
     return dataclasses.replace(config, datasets=present), missing
 
 
-def run_grid(
-    config: Any, loader: Callable[[str, int], Any], desc: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fit ``config.models`` on ``config.datasets`` for ``config.seeds``; scores and curves."""
+def seed_grid(
+    config: Any, seed: int, loader: Callable[[Any, str, int], Any], desc: str
+) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """One seed of the grid: ``{dataset: (score rows, staged-score rows)}`` for the data sets
+    this machine has; ``loader(config, dataset, seed)`` loads a data set."""
+    config, _ = installed_datasets(config)
+    part: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    total = len(config.datasets) * len(config.models)
+    with progress(total, verbose=config.verbose, desc=f"{desc} seed {seed}") as bar:
+        for dataset in config.datasets:
+            rows: list[dict[str, Any]] = []
+            curves: list[dict[str, Any]] = []
+            data = loader(config, dataset, seed)
+            for name in config.models:
+                spec = MODELS[name]
+                bar.set_postfix_str(f"{dataset} {name}")
+                model = spec.make(data, config, seed)
+                start = time.perf_counter()
+                model.fit(data.X_train, data.y_train)
+                fit_time = time.perf_counter() - start
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "model": name,
+                        "family": spec.family,
+                        "seed": seed,
+                        "test_score": score_of(model, data),
+                        "fit_time_s": fit_time,
+                        "n_stages": getattr(model, "n_stages_", None),
+                    }
+                )
+                curves += [
+                    {
+                        "dataset": dataset,
+                        "model": name,
+                        "seed": seed,
+                        "stage": t,
+                        "test_score": s,
+                    }
+                    for t, s in staged_scores(model, data)
+                ]
+                bar.update()
+            part[dataset] = (rows, curves)
+    return part
+
+
+def grid_frames(config: Any, parts: dict[int, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Scores and curves of every seed's part, ordered by data set, then seed, then model."""
     rows: list[dict[str, Any]] = []
     curves: list[dict[str, Any]] = []
-    total = len(config.datasets) * len(config.seeds) * len(config.models)
-    with progress(total, verbose=config.verbose, desc=desc) as bar:
-        for dataset in config.datasets:
-            for seed in config.seeds:
-                data = loader(dataset, seed)
-                for name in config.models:
-                    spec = MODELS[name]
-                    bar.set_postfix_str(f"{dataset} {name} seed {seed}")
-                    model = spec.make(data, config, seed)
-                    start = time.perf_counter()
-                    model.fit(data.X_train, data.y_train)
-                    fit_time = time.perf_counter() - start
-                    rows.append(
-                        {
-                            "dataset": dataset,
-                            "model": name,
-                            "family": spec.family,
-                            "seed": seed,
-                            "test_score": score_of(model, data),
-                            "fit_time_s": fit_time,
-                            "n_stages": getattr(model, "n_stages_", None),
-                        }
-                    )
-                    curves += [
-                        {
-                            "dataset": dataset,
-                            "model": name,
-                            "seed": seed,
-                            "stage": t,
-                            "test_score": s,
-                        }
-                        for t, s in staged_scores(model, data)
-                    ]
-                    bar.update()
+    for dataset in config.datasets:
+        for seed in config.seeds:
+            if dataset in parts[seed]:
+                rows += parts[seed][dataset][0]
+                curves += parts[seed][dataset][1]
     return pd.DataFrame(rows), pd.DataFrame(curves)
 
 
@@ -130,12 +154,10 @@ def _best_of_family(scores: pd.DataFrame) -> dict[str, dict[str, float]]:
     return out
 
 
-def compare_main(
-    config: Any, output: Path, loader: Callable[[str, int], Any], study: str
-) -> dict[str, Any]:
-    """Run the grid, write CSVs and figures into ``output``, return the report body."""
+def compare_combine(config: Any, parts: dict[int, Any], output: Path, study: str) -> dict[str, Any]:
+    """Write CSVs and figures from every seed's `seed_grid` part into ``output``; the body."""
     config, missing = installed_datasets(config)
-    scores, curves = run_grid(config, loader, study)
+    scores, curves = grid_frames(config, parts)
     scores.to_csv(output / "scores.csv", index=False)
     curves.to_csv(output / "staged.csv", index=False)
     figures = []

@@ -5,6 +5,14 @@ A study is a module in ``experiments/`` with a frozen dataclass ``Config`` (a su
 ``main(config, output) -> dict``. ``main`` writes its CSV and PNG files into ``output`` and returns
 the report body: ``{"metrics": ..., "table": [rows], "figures": [file names]}``.
 
+Every study's ``main`` is a `BySeed`: ``seed_part(config, seed)`` computes what one seed
+contributes (anything picklable, e.g. DataFrames) and ``combine(config, parts, output)`` turns
+``{seed: part}`` into the files and the report body. Calling the `BySeed` is the serial ``main``;
+`experiments._sweep` sends the seeds of many runs to a Dask cluster instead. Either way each
+seed runs through `run_seed` (fixed thread counts, every global generator seeded), so the
+results are the same bit for bit. A seed's part is kept (`SeedStore`) until its run is
+published: an interrupted run resumes without redoing its finished seeds.
+
 `run_study` gives every run its own folder ``results/<study>/<config.name>/``:
 
 - a finished run (``DONE`` beside a readable ``report.json`` and every file the report lists, at
@@ -27,15 +35,19 @@ the report body: ``{"metrics": ..., "table": [rows], "figures": [file names]}``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import os
+import pickle
 import platform
+import random
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +55,11 @@ from ._claims import Claim, Owner, claim, fault_point, owner_alive, remove_lefto
 
 __all__ = [
     "StudyConfig",
+    "BySeed",
+    "run_seed",
+    "SeedStore",
+    "OpenRun",
+    "open_run",
     "RunResult",
     "CorruptRunError",
     "run_study",
@@ -87,6 +104,153 @@ class RunResult:
 
 class CorruptRunError(RuntimeError):
     """A run is marked DONE but its report or files cannot be trusted."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BySeed:
+    """A study's ``main`` split by seed, so that its seeds can run anywhere, in any order.
+
+    ``seed_part(config, seed)`` computes what one seed contributes and returns it (it must be
+    picklable: plain values, lists, dicts, NumPy arrays, DataFrames; it writes no files).
+    ``combine(config, parts, output)`` gets ``{seed: part}`` for every seed of ``config.seeds``,
+    in that order, writes the run's files into ``output`` and returns the report body. Both are
+    module-level functions (a Dask worker imports them by name).
+
+    Calling a `BySeed` is the serial ``main(config, output)``: each seed through `run_seed`,
+    then ``combine``.
+    """
+
+    seed_part: Callable[[Any, int], Any]
+    combine: Callable[[Any, dict[int, Any], Path], dict[str, Any]]
+
+    def seeds(self, config: Any) -> tuple[int, ...]:
+        """``config.seeds``; a ValueError when a seed repeats (its part would be one part)."""
+        seeds = tuple(config.seeds)
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"config.seeds repeats a seed: {seeds}")
+        return seeds
+
+    def __call__(self, config: Any, output: Path) -> dict[str, Any]:
+        parts = {seed: run_seed(self.seed_part, config, seed) for seed in self.seeds(config)}
+        return self.combine(config, parts, Path(output))
+
+
+#: threads each seed runs with (torch, OpenMP, BLAS, LightGBM), in every process alike
+SEED_THREADS = 1
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """torch, the OpenMP/BLAS pools and LightGBM's default (``OMP_NUM_THREADS``) at ``n``."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before_torch = torch.get_num_threads()
+    before_env = os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(n)
+    os.environ["OMP_NUM_THREADS"] = str(n)  # fboost's LightGBM default reads it at fit time
+    try:
+        with threadpool_limits(limits=n):
+            yield
+    finally:
+        torch.set_num_threads(before_torch)
+        if before_env is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = before_env
+
+
+def run_seed(
+    seed_part: Callable[[Any, int], Any], config: Any, seed: int, *, threads: int = SEED_THREADS
+) -> Any:
+    """``seed_part(config, seed)`` with ``threads`` threads and every global generator seeded.
+
+    Python's ``random``, NumPy's legacy global generator and torch's are seeded with ``seed``
+    first, so a seed's part is the same whichever process runs it and whatever ran there before.
+    """
+    import numpy as np
+    import torch
+
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    with _threads(threads):
+        random.seed(seed)
+        np.random.seed(seed % 2**32)  # noqa: NPY002 (the legacy global generator is the point)
+        torch.manual_seed(seed)
+        return seed_part(config, seed)
+
+
+def _digest(wanted: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class SeedStore:
+    """Finished seeds' parts of one unfinished run, kept until the run is published.
+
+    ``<output>/.seeds/<study>/<config.name>/<digest of the config>/<seed>.pkl``, each written
+    atomically. Only the holder of the run's claim reads or writes it. A part saved under
+    another config (another digest) is never used; a file that does not unpickle to this
+    config's part is ignored and recomputed.
+    """
+
+    def __init__(self, output: Path | str, study: str, config: StudyConfig) -> None:
+        self.wanted = config.to_dict()
+        self.base = Path(output) / ".seeds"
+        self.run = self.base / study / config.name
+        self.folder = self.run / _digest(self.wanted)
+
+    def _file(self, seed: int) -> Path:
+        return self.folder / f"{seed}.pkl"
+
+    def load(self, seed: int) -> tuple[bool, Any]:
+        """``(True, part)`` when ``seed``'s part is stored, else ``(False, None)``."""
+        try:
+            with open(self._file(seed), "rb") as handle:
+                record = pickle.load(handle)
+        except FileNotFoundError:
+            return False, None
+        except Exception:  # a part that does not unpickle (truncated, code changed) is redone
+            return False, None
+        if not (
+            isinstance(record, dict)
+            and record.get("config") == self.wanted
+            and record.get("seed") == seed
+        ):
+            return False, None
+        return True, record["part"]
+
+    def save(self, seed: int, part: Any) -> None:
+        """Keep ``seed``'s part (temporary file, then ``os.replace``)."""
+        data = pickle.dumps({"config": self.wanted, "seed": seed, "part": part})
+        for attempt in range(3):  # a parent folder may be removed as empty by another run
+            self.folder.mkdir(parents=True, exist_ok=True)
+            try:
+                fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{seed}.", suffix=".tmp")
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+                continue
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, self._file(seed))
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+            fault_point("seed-saved")
+            return
+
+    def clear(self) -> None:
+        """Remove every part kept for this run's name (any config), and empty parent folders."""
+        shutil.rmtree(self.run, ignore_errors=True)
+        for folder in (self.run.parent, self.base):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # not empty (another run's parts), or gone
 
 
 def _version(name: str) -> str | None:
@@ -269,6 +433,140 @@ def _publish(final: Path, work: Path, held: Claim, wanted: dict[str, Any], force
     return True
 
 
+class OpenRun:
+    """A claimed, unfinished run: compute into :attr:`work`, then :meth:`publish` the body.
+
+    Made by `open_run`; use as a context manager: leaving it releases the claim and removes
+    the work folder unless the run was published.
+    """
+
+    def __init__(
+        self, study: str, config: StudyConfig, root: Path, held: Claim, force: bool
+    ) -> None:
+        self.study = study
+        self.config = config
+        self.root = root
+        self.final = root / config.name
+        self.held = held
+        self.force = force
+        self.wanted = config.to_dict()
+        self.work = root / f".{config.name}.{held.owner.token}.partial"
+        self.store = SeedStore(root.parent, study, config)
+        self.started = time.time()
+        self._closed = False
+
+    def publish(self, body: dict[str, Any]) -> RunResult:
+        """Write the report and ``DONE`` into the work folder and rename it into place."""
+        fault_point("main-returned")
+        work = self.work
+        report = {
+            "study": self.study,
+            "config": self.wanted,
+            "environment": environment(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+            "wall_time_s": time.time() - self.started,
+            **body,
+            "files": _manifest(work),
+        }
+        missing = [f for f in report.get("figures", []) if not (work / f).exists()]
+        if missing:
+            raise RuntimeError(f"study {self.study} reported figures it did not write: {missing}")
+        write_json_atomic(work / REPORT, report)
+        fault_point("report-written")
+        with open(work / DONE, "w") as handle:
+            handle.write(report["started"] + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        fault_point("done-written")
+        published = _publish(self.final, work, self.held, self.wanted, self.force)
+        self.store.clear()
+        if not published:
+            shutil.rmtree(work, ignore_errors=True)
+            return RunResult(self.final, _state(self.final, self.wanted, False) or report, True)
+        return RunResult(self.final, report, skipped=False)
+
+    def close(self) -> None:
+        """Remove the work folder (if still there) and release the claim; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            shutil.rmtree(self.work, ignore_errors=True)
+        finally:
+            self.held.release()
+
+    def __enter__(self) -> OpenRun:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def open_run(
+    study: str,
+    config: StudyConfig,
+    *,
+    output: Path | str = "results",
+    force: bool = False,
+    wait: bool | float = True,
+) -> RunResult | OpenRun:
+    """Claim the run ``output/study/config.name``: its `RunResult` when it is finished (and
+    not forced), else an `OpenRun` holding the claim and a fresh work folder.
+
+    Raises `FileExistsError` for a finished run of another config, `CorruptRunError` for a
+    corrupt one (both unless ``force``) and `experiments._claims.ClaimHeld` as ``wait`` says.
+    """
+    root = Path(output) / study
+    final = root / config.name
+    wanted = config.to_dict()
+    if not force and root.is_dir():  # read-only fast path: a finished run needs no claim
+        report = _state(final, wanted, force)
+        if report is not None:
+            return RunResult(final, report, skipped=True)
+    check_writable(root)
+    held = claim(root, config.name, wait=wait)
+    try:
+        fault_point("claimed")
+        _recover(root, config.name, final)
+        report = _state(final, wanted, force)
+        if report is not None:
+            SeedStore(Path(output), study, config).clear()  # parts of an attempt finished since
+            held.release()
+            return RunResult(final, report, skipped=True)
+        opened = OpenRun(study, config, root, held, force)
+        if force:
+            opened.store.clear()  # a forced run redoes every seed
+        opened.work.mkdir()
+    except BaseException:
+        held.release()
+        raise
+    try:
+        (opened.work / OWNER).write_text(held.owner.to_json())
+        fault_point("partial-created")
+    except BaseException:
+        opened.close()
+        raise
+    return opened
+
+
+def compute_serial(
+    main: Callable[[Any, Path], dict[str, Any]], opened: OpenRun, *, threads: int = SEED_THREADS
+) -> dict[str, Any]:
+    """The report body of ``main`` in this process; a `BySeed` keeps each seed's part and
+    takes the parts a previous attempt kept."""
+    config = opened.config
+    if not isinstance(main, BySeed):
+        return main(config, opened.work)
+    parts = {}
+    for seed in main.seeds(config):
+        found, part = opened.store.load(seed)
+        if not found:
+            part = run_seed(main.seed_part, config, seed, threads=threads)
+            opened.store.save(seed, part)
+        parts[seed] = part
+    return main.combine(config, parts, opened.work)
+
+
 def run_study(
     study: str,
     config: StudyConfig,
@@ -277,6 +575,7 @@ def run_study(
     output: Path | str = "results",
     force: bool = False,
     wait: bool | float = True,
+    threads: int = SEED_THREADS,
 ) -> RunResult:
     """Run ``main(config, folder)`` for one study and config, atomically; skip a finished run.
 
@@ -287,7 +586,8 @@ def run_study(
     config : StudyConfig
         The run's config; ``config.name`` names the run's folder.
     main : callable
-        ``main(config, folder) -> report body``; writes its files into ``folder``.
+        ``main(config, folder) -> report body``; writes its files into ``folder``. A `BySeed`
+        runs seed by seed, keeping each finished seed's part until the run is published.
     output : path, default="results"
         Root of all results.
     force : bool, default=False
@@ -296,56 +596,15 @@ def run_study(
     wait : bool or float, default=True
         While another process runs the same study and name: wait for it (``True``), raise
         `experiments._claims.ClaimHeld` at once (``False``) or after this many seconds.
+    threads : int, default=1
+        Threads each seed of a `BySeed` runs with (`run_seed`).
 
     Returns
     -------
     RunResult
     """
-    root = Path(output) / study
-    final = root / config.name
-    wanted = config.to_dict()
-    if not force and root.is_dir():  # read-only fast path: a finished run needs no claim
-        report = _state(final, wanted, force)
-        if report is not None:
-            return RunResult(final, report, skipped=True)
-    check_writable(root)
-    with claim(root, config.name, wait=wait) as held:
-        fault_point("claimed")
-        _recover(root, config.name, final)
-        report = _state(final, wanted, force)
-        if report is not None:
-            return RunResult(final, report, skipped=True)
-        work = root / f".{config.name}.{held.owner.token}.partial"
-        work.mkdir()
-        try:
-            (work / OWNER).write_text(held.owner.to_json())
-            fault_point("partial-created")
-            started = time.time()
-            body = main(config, work)
-            fault_point("main-returned")
-            report = {
-                "study": study,
-                "config": wanted,
-                "environment": environment(),
-                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-                "wall_time_s": time.time() - started,
-                **body,
-                "files": _manifest(work),
-            }
-            missing = [f for f in report.get("figures", []) if not (work / f).exists()]
-            if missing:
-                raise RuntimeError(f"study {study} reported figures it did not write: {missing}")
-            write_json_atomic(work / REPORT, report)
-            fault_point("report-written")
-            with open(work / DONE, "w") as handle:
-                handle.write(report["started"] + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            fault_point("done-written")
-            if not _publish(final, work, held, wanted, force):
-                shutil.rmtree(work, ignore_errors=True)
-                return RunResult(final, _state(final, wanted, False) or report, skipped=True)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
-    return RunResult(final, report, skipped=False)
+    opened = open_run(study, config, output=output, force=force, wait=wait)
+    if isinstance(opened, RunResult):
+        return opened
+    with opened:
+        return opened.publish(compute_serial(main, opened, threads=threads))

@@ -23,9 +23,9 @@ import pandas as pd
 
 from ._common import progress
 from ._models import MODELS
-from ._runner import StudyConfig
+from ._runner import BySeed, StudyConfig
 
-__all__ = ["Config", "SIZES", "main"]
+__all__ = ["Config", "SIZES", "main", "seed_part", "combine"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,28 +72,41 @@ SIZES = {
 }
 
 
-def main(config: Config, output: Path) -> dict[str, Any]:
+def seed_part(config: Config, seed: int) -> list[pd.DataFrame]:
+    """One seed: a frame per data set and model (one row per stage)."""
     from fboost.analysis import feature_alignment, functional_alignment
     from fboost.datasets import load_dataset
-    from fboost.plotting import plot_functional_alignment
 
     frames = []
-    jobs = len(config.datasets) * len(config.seeds) * len(config.models)
-    with progress(jobs, verbose=config.verbose, desc="alignment") as bar:
+    jobs = len(config.datasets) * len(config.models)
+    with progress(jobs, verbose=config.verbose, desc=f"alignment seed {seed}") as bar:
         for dataset in config.datasets:
-            for seed in config.seeds:
-                data = load_dataset(dataset, random_state=seed)
-                for name in config.models:
-                    model = MODELS[name].make(data, config, seed).fit(data.X_train, data.y_train)
-                    frame = functional_alignment(model, data.X_train, data.y_train)
-                    frame["feature_cosine"] = _feature_cosine(
-                        feature_alignment, model, data, len(frame)
-                    )
-                    frame["model"] = name
-                    frame["dataset"] = dataset
-                    frame["seed"] = seed
-                    frames.append(frame)
-                    bar.update()
+            data = load_dataset(dataset, random_state=seed)
+            for name in config.models:
+                model = MODELS[name].make(data, config, seed).fit(data.X_train, data.y_train)
+                frame = functional_alignment(model, data.X_train, data.y_train)
+                frame["feature_cosine"] = _feature_cosine(
+                    feature_alignment, model, data, len(frame)
+                )
+                frame["model"] = name
+                frame["dataset"] = dataset
+                frame["seed"] = seed
+                frames.append(frame)
+                bar.update()
+    return frames
+
+
+def combine(config: Config, parts: dict[int, list[pd.DataFrame]], output: Path) -> dict[str, Any]:
+    """``alignment.csv``, the figures and the report body (rows by data set, seed, model)."""
+    from fboost.plotting import plot_functional_alignment
+
+    per_dataset = len(config.models)
+    frames = [
+        frame
+        for index in range(len(config.datasets))
+        for seed in config.seeds
+        for frame in parts[seed][index * per_dataset : (index + 1) * per_dataset]
+    ]
     table = pd.concat(frames, ignore_index=True)
     table.to_csv(output / "alignment.csv", index=False)
     figures = []
@@ -150,3 +163,7 @@ def _feature_cosine(measure: Any, model: Any, data: Any, n_stages: int) -> list[
             raise
         return [float("nan")] * n_stages
     return [float(c) for c in frame["cosine"]]
+
+
+#: the serial ``main(config, output)``; the runner may send the seeds to a Dask cluster
+main = BySeed(seed_part, combine)

@@ -12,10 +12,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ._compare import compare_main
-from ._runner import StudyConfig
+from ._compare import compare_combine, seed_grid
+from ._runner import BySeed, StudyConfig
 
-__all__ = ["Config", "SIZES", "main"]
+__all__ = ["Config", "SIZES", "main", "seed_part", "combine"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,16 +67,27 @@ SIZES = {
 }
 
 
-def main(config: Config, output: Path) -> dict[str, Any]:
+def _load(config: Config, name: str, seed: int) -> Any:
+    """The data set ``name`` split by ``seed``: ``n_train`` training, ``n_train // 2`` test rows."""
     from fboost.datasets import dataset_table, load_dataset
 
-    sizes = dataset_table()["n_samples"]
+    if config.n_train is None:
+        return load_dataset(name, random_state=seed)
+    size = dataset_table()["n_samples"][name]
+    n_train = min(config.n_train, int(0.8 * size))
+    n_test = min(config.n_train // 2, int(0.2 * size))
+    return load_dataset(name, random_state=seed, n_train=n_train, n_test=n_test)
 
-    def loader(name: str, seed: int) -> Any:
-        if config.n_train is None:
-            return load_dataset(name, random_state=seed)
-        n_train = min(config.n_train, int(0.8 * sizes[name]))
-        n_test = min(config.n_train // 2, int(0.2 * sizes[name]))
-        return load_dataset(name, random_state=seed, n_train=n_train, n_test=n_test)
 
-    return compare_main(config, output, loader, "compare-image")
+def seed_part(config: Config, seed: int) -> dict[str, Any]:
+    """One seed: every data set and model (`experiments._compare.seed_grid`)."""
+    return seed_grid(config, seed, _load, "compare-image")
+
+
+def combine(config: Config, parts: dict[int, Any], output: Path) -> dict[str, Any]:
+    """``scores.csv``, ``staged.csv``, the figures and the report body."""
+    return compare_combine(config, parts, output, "compare-image")
+
+
+#: the serial ``main(config, output)``; the runner may send the seeds to a Dask cluster
+main = BySeed(seed_part, combine)

@@ -12,11 +12,11 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ._compare import compare_main
+from ._compare import compare_combine, seed_grid
 from ._models import MODELS
-from ._runner import StudyConfig
+from ._runner import BySeed, StudyConfig
 
-__all__ = ["Config", "SIZES", "main"]
+__all__ = ["Config", "SIZES", "main", "seed_part", "combine"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,15 +60,27 @@ SIZES = {
 }
 
 
-def main(config: Config, output: Path) -> dict[str, Any]:
+def _load(config: Config, name: str, seed: int) -> Any:
+    """The data set ``name`` split by ``seed``, its rows capped at ``config.n_train``."""
     from fboost.datasets import load_dataset
 
-    def loader(name: str, seed: int) -> Any:
-        if config.n_train is None:
-            return load_dataset(name, random_state=seed)
-        full = load_dataset(name, random_state=seed)
-        n_train = min(config.n_train, len(full.y_train))
-        n_test = min(config.n_train, len(full.y_test))
-        return load_dataset(name, random_state=seed, n_train=n_train, n_test=n_test)
+    if config.n_train is None:
+        return load_dataset(name, random_state=seed)
+    full = load_dataset(name, random_state=seed)
+    n_train = min(config.n_train, len(full.y_train))
+    n_test = min(config.n_train, len(full.y_test))
+    return load_dataset(name, random_state=seed, n_train=n_train, n_test=n_test)
 
-    return compare_main(config, output, loader, "compare-tabular")
+
+def seed_part(config: Config, seed: int) -> dict[str, Any]:
+    """One seed: every data set and model (`experiments._compare.seed_grid`)."""
+    return seed_grid(config, seed, _load, "compare-tabular")
+
+
+def combine(config: Config, parts: dict[int, Any], output: Path) -> dict[str, Any]:
+    """``scores.csv``, ``staged.csv``, the figures and the report body."""
+    return compare_combine(config, parts, output, "compare-tabular")
+
+
+#: the serial ``main(config, output)``; the runner may send the seeds to a Dask cluster
+main = BySeed(seed_part, combine)

@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 
 from ._common import json_number, mean_sd, progress, save_figure, table_row, write_csv
-from ._runner import StudyConfig
+from ._runner import BySeed, StudyConfig
 
-__all__ = ["Config", "SIZES", "main", "MODELS"]
+__all__ = ["Config", "SIZES", "main", "seed_part", "combine", "MODELS"]
 
 #: the two ways of training the same network, in plotting order
 MODELS = ("end-to-end", "BoostResNet")
@@ -96,38 +96,44 @@ def _accuracy(model: Any, X: Any, y: Any) -> float:
         return float("nan")
 
 
-def main(config: Config, output: Path) -> dict[str, Any]:
-    import matplotlib.pyplot as plt
-
+def seed_part(config: Config, seed: int) -> list[dict[str, Any]]:
+    """One seed: a row per depth and model (the rows of ``depth.csv``)."""
     from fboost.datasets import load_dataset
 
     rows = []
-    jobs = len(config.seeds) * len(config.depths) * len(MODELS)
-    with progress(jobs, verbose=config.verbose, desc="depth") as bar:
-        for seed in config.seeds:
-            data = load_dataset(config.dataset, random_state=seed)
-            X, y = data.X_train[: config.n_train], data.y_train[: config.n_train]
-            for depth in config.depths:
-                for model in MODELS:
-                    estimator = _estimator(config, model, depth, seed)
-                    start = time.perf_counter()
-                    with warnings.catch_warnings(record=True) as caught:
-                        warnings.simplefilter("always")
-                        estimator.fit(X, y)
-                    stopped = any("weak-learning" in str(w.message) for w in caught)
-                    rows.append(
-                        {
-                            "seed": seed,
-                            "depth": depth,
-                            "model": model,
-                            "train_accuracy": _accuracy(estimator, X, y),
-                            "test_accuracy": _accuracy(estimator, data.X_test, data.y_test),
-                            "n_stages": int(estimator.n_stages_),
-                            "stopped_by_condition": stopped,
-                            "fit_seconds": time.perf_counter() - start,
-                        }
-                    )
-                    bar.update()
+    data = load_dataset(config.dataset, random_state=seed)
+    X, y = data.X_train[: config.n_train], data.y_train[: config.n_train]
+    jobs = len(config.depths) * len(MODELS)
+    with progress(jobs, verbose=config.verbose, desc=f"depth seed {seed}") as bar:
+        for depth in config.depths:
+            for model in MODELS:
+                estimator = _estimator(config, model, depth, seed)
+                start = time.perf_counter()
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    estimator.fit(X, y)
+                stopped = any("weak-learning" in str(w.message) for w in caught)
+                rows.append(
+                    {
+                        "seed": seed,
+                        "depth": depth,
+                        "model": model,
+                        "train_accuracy": _accuracy(estimator, X, y),
+                        "test_accuracy": _accuracy(estimator, data.X_test, data.y_test),
+                        "n_stages": int(estimator.n_stages_),
+                        "stopped_by_condition": stopped,
+                        "fit_seconds": time.perf_counter() - start,
+                    }
+                )
+                bar.update()
+    return rows
+
+
+def combine(config: Config, parts: dict[int, list[dict[str, Any]]], output: Path) -> dict[str, Any]:
+    """``depth.csv``, the figure and the report body from every seed's rows."""
+    import matplotlib.pyplot as plt
+
+    rows = [row for seed in config.seeds for row in parts[seed]]
     frame = pd.DataFrame(rows)
     write_csv(frame, output, "depth.csv")
 
@@ -188,3 +194,7 @@ def json_safe(frame: pd.DataFrame) -> list[dict[str, Any]]:
         {k: v if isinstance(v, str) else json_number(v) for k, v in row.items()}
         for row in frame.to_dict("records")
     ]
+
+
+#: the serial ``main(config, output)``; the runner may send the seeds to a Dask cluster
+main = BySeed(seed_part, combine)

@@ -43,9 +43,9 @@ from ._common import (
     table_row,
     write_csv,
 )
-from ._runner import StudyConfig
+from ._runner import BySeed, StudyConfig
 
-__all__ = ["Config", "SIZES", "main", "NETWORKS"]
+__all__ = ["Config", "SIZES", "main", "seed_part", "combine", "NETWORKS"]
 
 #: (network, batch_norm) of the four configurations, in plotting order
 NETWORKS: tuple[tuple[str, bool], ...] = (
@@ -140,43 +140,50 @@ def _ratio_summary(values: list[float]) -> tuple[float, float]:
     return geometric_mean_sd(finite)
 
 
-def main(config: Config, output: Path) -> dict[str, Any]:
+def seed_part(config: Config, seed: int) -> tuple[list[pd.DataFrame], list[dict[str, Any]]]:
+    """One seed: the per-block gradient profiles and the ratio rows of every network and depth."""
     from fboost.analysis import gradient_norms
     from fboost.datasets import load_dataset
 
     data = load_dataset(config.dataset, n_train=config.n_train, n_test=config.n_test)
     X_batch, y_batch = data.X_train[: config.n_measure], data.y_train[: config.n_measure]
     profiles, ratios = [], []
-    jobs = len(config.seeds) * len(NETWORKS) * len(config.depths)
-    with progress(jobs, verbose=config.verbose, desc="gradient_flow") as bar:
-        for seed in config.seeds:
-            for network, batch_norm in NETWORKS:
-                for depth in config.depths:
-                    model = _estimator(config, data.task, network, batch_norm, depth, seed)
-                    for state in STATES:
-                        if state == "trained":  # from the very weights measured at init
-                            model.fit(data.X_train, data.y_train)
-                        frame = gradient_norms(model, X_batch, y_batch, random_state=seed)
-                        frame["state"] = state
-                        frame["seed"] = seed
-                        profiles.append(frame)
-                        first, last = frame["grad_norm"].iloc[[0, -1]]
-                        trained = state == "trained"
-                        ratios.append(
-                            {
-                                "seed": seed,
-                                "network": network,
-                                "batch_norm": batch_norm,
-                                "depth": depth,
-                                "state": state,
-                                "grad_first": first,
-                                "grad_last": last,
-                                "ratio": first / last if last > 0 else np.nan,
-                                "train_loss": model.train_score_[-1] if trained else np.nan,
-                                "test_score": test_score(model, data) if trained else np.nan,
-                            }
-                        )
-                    bar.update()
+    jobs = len(NETWORKS) * len(config.depths)
+    with progress(jobs, verbose=config.verbose, desc=f"gradient_flow seed {seed}") as bar:
+        for network, batch_norm in NETWORKS:
+            for depth in config.depths:
+                model = _estimator(config, data.task, network, batch_norm, depth, seed)
+                for state in STATES:
+                    if state == "trained":  # from the very weights measured at init
+                        model.fit(data.X_train, data.y_train)
+                    frame = gradient_norms(model, X_batch, y_batch, random_state=seed)
+                    frame["state"] = state
+                    frame["seed"] = seed
+                    profiles.append(frame)
+                    first, last = frame["grad_norm"].iloc[[0, -1]]
+                    trained = state == "trained"
+                    ratios.append(
+                        {
+                            "seed": seed,
+                            "network": network,
+                            "batch_norm": batch_norm,
+                            "depth": depth,
+                            "state": state,
+                            "grad_first": first,
+                            "grad_last": last,
+                            "ratio": first / last if last > 0 else np.nan,
+                            "train_loss": model.train_score_[-1] if trained else np.nan,
+                            "test_score": test_score(model, data) if trained else np.nan,
+                        }
+                    )
+                bar.update()
+    return profiles, ratios
+
+
+def combine(config: Config, parts: dict[int, Any], output: Path) -> dict[str, Any]:
+    """The CSV files, figures and report body from every seed's part."""
+    profiles = [frame for seed in config.seeds for frame in parts[seed][0]]
+    ratios = [row for seed in config.seeds for row in parts[seed][1]]
     blocks = pd.concat(profiles, ignore_index=True)
     table = pd.DataFrame(ratios)
     write_csv(blocks, output, "block_gradients.csv")
@@ -310,3 +317,7 @@ def _plot_profiles(blocks: pd.DataFrame, depth: int, state: str, seed: int, epoc
     when = "at initialisation" if state == "init" else _trained(epochs)
     figure.suptitle(f"Per-block gradients, {depth} blocks, {when} (seed {seed})")
     return figure
+
+
+#: the serial ``main(config, output)``; the runner may send the seeds to a Dask cluster
+main = BySeed(seed_part, combine)

@@ -53,9 +53,9 @@ from typing import Any
 import pandas as pd
 
 from ._common import json_number, mean_sd, progress, save_figure, table_row, write_csv
-from ._runner import StudyConfig
+from ._runner import BySeed, StudyConfig
 
-__all__ = ["Config", "SIZES", "main", "MODELS"]
+__all__ = ["Config", "SIZES", "main", "seed_part", "combine", "MODELS"]
 
 MODELS = ("ResNet", "ResNet (stochastic depth)", "plain net", "GBM")
 NETWORKS = MODELS[:3]
@@ -166,41 +166,60 @@ def _model(
     )
 
 
-def main(config: Config, output: Path) -> dict[str, Any]:
+def seed_part(config: Config, seed: int) -> dict[str, Any]:
+    """One seed: every model's lesion (and the networks' recalibrated lesion and reorder) frames,
+    and the depth sweep's frame when ``seed`` is one of the first ``sweep_seeds`` seeds."""
     from fboost.analysis import lesion_study, reorder_study
     from fboost.datasets import load_dataset
 
     data = load_dataset(config.dataset, n_train=config.n_train, n_test=config.n_test)
     ks = [k for k in config.ks if k <= config.n_stages]
-    sweep_seeds = config.seeds[: config.sweep_seeds]
+    sweep_seeds = tuple(s for s in config.seeds[: config.sweep_seeds] if s == seed)
     frames, recalibrated, reordered = [], [], []
-    total = len(config.seeds) * len(MODELS) + len(sweep_seeds) * len(config.sweep_depths) * 3
-    with progress(total, verbose=config.verbose, desc="lesion") as bar:
-        for seed in config.seeds:
-            for name in MODELS:
-                model = _model(config, data.task, name, seed).fit(data.X_train, data.y_train)
-                options = {"k": ks, "n_repeats": config.n_repeats, "random_state": seed}
-                runs = [(frames, lesion_study(model, data.X_test, data.y_test, **options))]
-                if name in NETWORKS:
-                    again = lesion_study(
-                        model, data.X_test, data.y_test, recalibrate=True, **options
-                    )
-                    swaps = [0, *config.swaps]
-                    reorder = reorder_study(
-                        model,
-                        data.X_test,
-                        data.y_test,
-                        k=swaps,
-                        n_repeats=config.n_repeats,
-                        random_state=seed,
-                    )
-                    runs += [(recalibrated, again), (reordered, reorder)]
-                for target, frame in runs:
-                    frame["model"] = name
-                    frame.insert(0, "seed", seed)
-                    target.append(frame)
-                bar.update()
-        sweep = _depth_sweep(config, data, sweep_seeds, bar)
+    total = len(MODELS) + len(sweep_seeds) * len(config.sweep_depths) * 3
+    with progress(total, verbose=config.verbose, desc=f"lesion seed {seed}") as bar:
+        for name in MODELS:
+            model = _model(config, data.task, name, seed).fit(data.X_train, data.y_train)
+            options = {"k": ks, "n_repeats": config.n_repeats, "random_state": seed}
+            runs = [(frames, lesion_study(model, data.X_test, data.y_test, **options))]
+            if name in NETWORKS:
+                again = lesion_study(model, data.X_test, data.y_test, recalibrate=True, **options)
+                swaps = [0, *config.swaps]
+                reorder = reorder_study(
+                    model,
+                    data.X_test,
+                    data.y_test,
+                    k=swaps,
+                    n_repeats=config.n_repeats,
+                    random_state=seed,
+                )
+                runs += [(recalibrated, again), (reordered, reorder)]
+            for target, frame in runs:
+                frame["model"] = name
+                frame.insert(0, "seed", seed)
+                target.append(frame)
+            bar.update()
+        sweep = _depth_sweep(config, data, sweep_seeds, bar) if sweep_seeds else None
+    return {
+        "lesion": frames,
+        "recalibrated": recalibrated,
+        "reorder": reordered,
+        "sweep": sweep,
+    }
+
+
+def combine(config: Config, parts: dict[int, dict[str, Any]], output: Path) -> dict[str, Any]:
+    """The CSV files, figures and report body from every seed's part."""
+    from fboost.datasets import load_dataset
+
+    data = load_dataset(config.dataset, n_train=config.n_train, n_test=config.n_test)
+    ks = [k for k in config.ks if k <= config.n_stages]
+    ordered = [parts[seed] for seed in config.seeds]
+    frames = [frame for part in ordered for frame in part["lesion"]]
+    recalibrated = [frame for part in ordered for frame in part["recalibrated"]]
+    reordered = [frame for part in ordered for frame in part["reorder"]]
+    sweeps = [part["sweep"] for part in ordered if part["sweep"] is not None]
+    sweep = pd.concat(sweeps, ignore_index=True) if sweeps else _depth_sweep(config, data, (), None)
     table = pd.concat(frames, ignore_index=True)
     table_recalibrated = pd.concat(recalibrated, ignore_index=True)
     table_reorder = pd.concat(reordered, ignore_index=True)
@@ -407,3 +426,7 @@ def plot_sweep(sweep: pd.DataFrame, config: Config) -> Any:
         f"mean over {seeds} seeds)"
     )
     return figure
+
+
+#: the serial ``main(config, output)``; the runner may send the seeds to a Dask cluster
+main = BySeed(seed_part, combine)

@@ -45,9 +45,9 @@ from ._common import (
     table_row,
     write_csv,
 )
-from ._runner import StudyConfig
+from ._runner import BySeed, StudyConfig
 
-__all__ = ["Config", "SIZES", "main"]
+__all__ = ["Config", "SIZES", "main", "seed_part", "combine"]
 
 STATES = ("init", "trained")
 
@@ -117,49 +117,54 @@ def branch_factor(frame: pd.DataFrame) -> float:
     return float(10.0**slope)
 
 
-def main(config: Config, output: Path) -> dict[str, Any]:
-    from fboost.analysis import gradient_by_path_length, path_length_distribution
+def seed_part(config: Config, seed: int) -> tuple[list[pd.DataFrame], list[dict[str, Any]]]:
+    """One seed: the gradient by path length and the summary row, at init and trained."""
+    from fboost.analysis import gradient_by_path_length
     from fboost.datasets import load_dataset
 
     data = load_dataset(config.dataset, n_train=config.n_train, n_test=config.n_test)
     X_batch, y_batch = data.X_train[: config.n_measure], data.y_train[: config.n_measure]
-    distribution = path_length_distribution(config.n_stages)
     frames, summaries = [], []
-    with progress(2 * len(config.seeds), verbose=config.verbose, desc="paths") as bar:
-        for seed in config.seeds:
-            model = _model(config, data.task, seed)
-            for state in STATES:
-                if state == "trained":  # from the very weights measured at init
-                    model.fit(data.X_train, data.y_train)
-                frame = gradient_by_path_length(
-                    model,
-                    X_batch,
-                    y_batch,
-                    n_samples=config.n_paths,
-                    coverage=config.coverage,
-                    random_state=seed,
-                )
-                low, high = frame.attrs["effective_range"]
-                frame.insert(0, "state", state)
-                frame.insert(0, "seed", seed)
-                frames.append(frame)
-                trained = state == "trained"
-                summaries.append(
-                    {
-                        "seed": seed,
-                        "state": state,
-                        "effective_low": low,
-                        "effective_high": high,
-                        "mean_length": float(
-                            (frame["path_length"] * frame["total_fraction"]).sum()
-                        ),
-                        "branch_factor": branch_factor(frame),
-                        "test_score": (
-                            model.score(data.X_test, data.y_test) if trained else np.nan
-                        ),
-                    }
-                )
-                bar.update()
+    with progress(len(STATES), verbose=config.verbose, desc=f"paths seed {seed}") as bar:
+        model = _model(config, data.task, seed)
+        for state in STATES:
+            if state == "trained":  # from the very weights measured at init
+                model.fit(data.X_train, data.y_train)
+            frame = gradient_by_path_length(
+                model,
+                X_batch,
+                y_batch,
+                n_samples=config.n_paths,
+                coverage=config.coverage,
+                random_state=seed,
+            )
+            low, high = frame.attrs["effective_range"]
+            frame.insert(0, "state", state)
+            frame.insert(0, "seed", seed)
+            frames.append(frame)
+            trained = state == "trained"
+            summaries.append(
+                {
+                    "seed": seed,
+                    "state": state,
+                    "effective_low": low,
+                    "effective_high": high,
+                    "mean_length": float((frame["path_length"] * frame["total_fraction"]).sum()),
+                    "branch_factor": branch_factor(frame),
+                    "test_score": (model.score(data.X_test, data.y_test) if trained else np.nan),
+                }
+            )
+            bar.update()
+    return frames, summaries
+
+
+def combine(config: Config, parts: dict[int, Any], output: Path) -> dict[str, Any]:
+    """The CSV files, the figure and the report body from every seed's part."""
+    from fboost.analysis import path_length_distribution
+
+    distribution = path_length_distribution(config.n_stages)
+    frames = [frame for seed in config.seeds for frame in parts[seed][0]]
+    summaries = [row for seed in config.seeds for row in parts[seed][1]]
     gradients = pd.concat(frames, ignore_index=True)
     summary = pd.DataFrame(summaries)
     write_csv(distribution, output, "path_distribution.csv")
@@ -304,3 +309,7 @@ def plot_paths(
         f"(mean over {len(config.seeds)} seeds; band: min–max)"
     )
     return figure
+
+
+#: the serial ``main(config, output)``; the runner may send the seeds to a Dask cluster
+main = BySeed(seed_part, combine)

@@ -289,3 +289,19 @@ def test_read_only_folder_skips_finished_runs_and_refuses_new_ones(small_tmpfs):
         run_toy(small_tmpfs, name="other")
     with pytest.raises(PermissionError, match="not writable"):
         write_summary(small_tmpfs)
+
+
+def test_killed_run_resumes_without_redoing_its_finished_seeds(tmp_path):
+    log = tmp_path / "log"
+    out = tmp_path / "results"
+    code, _, _ = finish(start_child(out, "quick", 1.0, "--by-seed", "--log", str(log),
+                                    kill_at="seed-saved"))  # fmt: skip
+    assert code == -signal.SIGKILL  # killed right after seed 0's part was kept
+    assert [line.split(" ", 1)[1] for line in log.read_text().splitlines()] == ["seed quick 0"]
+    code, out_text, err = finish(start_child(out, "quick", 1.0, "--by-seed", "--log", str(log)))
+    assert code == 0, err
+    assert json.loads(out_text)["quick"]["skipped"] is False
+    work = [line.split(" ", 1)[1] for line in log.read_text().splitlines()]
+    assert work == ["seed quick 0", "seed quick 1", "seed quick 2", "combine quick"]
+    assert_whole(out / "toy" / "quick", 1.0)
+    assert leftovers(out) == [] and not (out / ".seeds").exists()
