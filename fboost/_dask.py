@@ -334,6 +334,13 @@ def _block_stage_losses(
 ) -> tuple[np.ndarray, float]:
     """Sum over the block of ``w * loss`` after each stage, and the block's weight sum."""
     weights = _weights(w, X.shape[0])
+    if len(weights) != X.shape[0] or len(y) != X.shape[0]:
+        raise ValueError(
+            f"eval_set: X has {X.shape[0]} rows in a partition, y {len(y)} and the weights "
+            f"{len(weights)}"
+        )
+    if not (np.isfinite(weights).all() and (weights >= 0).all()):
+        raise ValueError("eval_sample_weight must be finite and non-negative")
     y = np.asarray(y, dtype=np.float64)
     if loss.is_classification:
         y = y.astype(np.int64)
@@ -341,20 +348,18 @@ def _block_stage_losses(
     return np.asarray(sums, dtype=np.float64), float(weights.sum())
 
 
-def _stage_losses(model: Any, loss: Loss, X: Any, y: Any, w: Any) -> np.ndarray:
+def _stage_losses(client: Any, model: Any, loss: Loss, X: Any, y: Any, w: Any) -> np.ndarray:
     """The weighted mean loss after each stage over all partitions of (X, y, w)."""
-    import dask
     from dask import delayed
 
     xs, ys = X.to_delayed().ravel().tolist(), y.to_delayed().ravel().tolist()
     ws = [None] * len(xs) if w is None else w.to_delayed().ravel().tolist()
     model_ = delayed(model, pure=False)
-    parts = dask.compute(
-        *[
-            delayed(_block_stage_losses)(model_, loss, a, b, c)
-            for a, b, c in zip(xs, ys, ws, strict=True)
-        ]
-    )
+    tasks = [
+        delayed(_block_stage_losses)(model_, loss, a, b, c)
+        for a, b, c in zip(xs, ys, ws, strict=True)
+    ]
+    parts = client.gather(client.compute(tasks))
     total = sum(p[1] for p in parts)
     return np.sum([p[0] for p in parts], axis=0) / total
 
@@ -406,7 +411,7 @@ def fit_dask(
         Xa = _prepare_X(est, X, fit=True)
         ya = _vector(y, "y", X)
         wa = None if sample_weight is None else _vector(sample_weight, "sample_weight", X)
-        summaries = _summaries(Xa, ya, wa, regression)
+        summaries = _summaries(client, Xa, ya, wa, regression)
         bar.update()
         ya, wa = _check_targets_and_weights(est, summaries, ya, wa, regression)
         eval_sets = _eval_sets(est, eval_set, eval_sample_weight)
@@ -424,17 +429,17 @@ def fit_dask(
         est.model_ = stage_model(booster, raw0, n_iter, float(est.learning_rate))
         est.booster_ = booster
         est.best_iteration_ = None
-        est.train_score_ = _stage_losses(est.model_, loss, Xa, ya, wa)
+        est.train_score_ = _stage_losses(client, est.model_, loss, Xa, ya, wa)
         evals = {
-            name: _stage_losses(est.model_, loss, Xe, ye, we) for name, Xe, ye, we in eval_sets
+            name: _stage_losses(client, est.model_, loss, Xe, ye, we)
+            for name, Xe, ye, we in eval_sets
         }
         est.evals_result_ = {name: {loss.name: v} for name, v in evals.items()}
         est.validation_score_ = evals[eval_sets[0][0]] if eval_sets else np.array([])
         bar.update()
 
 
-def _summaries(Xa: Any, ya: Any, wa: Any, regression: bool) -> list[dict[str, Any]]:
-    import dask
+def _summaries(client: Any, Xa: Any, ya: Any, wa: Any, regression: bool) -> list[dict[str, Any]]:
     from dask import delayed
 
     xs, ys = Xa.to_delayed().ravel().tolist(), ya.to_delayed().ravel().tolist()
@@ -443,7 +448,7 @@ def _summaries(Xa: Any, ya: Any, wa: Any, regression: bool) -> list[dict[str, An
         delayed(_block_summary)(i, a, b, c, regression)
         for i, (a, b, c) in enumerate(zip(xs, ys, ws, strict=True))
     ]
-    return list(dask.compute(*tasks))
+    return list(client.gather(client.compute(tasks)))
 
 
 def _check_targets_and_weights(

@@ -13,6 +13,7 @@ same bins and the model does not depend on the rank order.
 
 from __future__ import annotations
 
+import copy
 import pickle
 import subprocess
 import sys
@@ -238,7 +239,12 @@ def test_score_differs_from_serial_as_lightgbms_does(client, task):
 def test_predict_on_dask_is_lazy_and_equals_numpy(fitted, task):
     X, *_, model, _ = fitted[task]
     Xd = da.from_array(X, chunks=(150, 2))  # several column blocks: rechunked by rows
-    methods = ["predict", "stage_contributions", "feature_contributions"]
+    methods = [
+        "predict",
+        "stage_contributions",
+        "feature_contributions",
+        "stage_feature_contributions",
+    ]
     if task != "regression":
         methods += ["predict_proba", "decision_function"]
     for method in methods:
@@ -278,6 +284,33 @@ def test_dask_dataframe_with_category_columns(client, task):
     np.testing.assert_allclose(contributions.sum(axis=0), raw_of(model, frame), atol=1e-10)
 
 
+def test_unknown_categories_are_refused_by_name(client):
+    frame = pd.DataFrame({"x": np.arange(40.0), "c": pd.Categorical(["a", "b"] * 20)})
+    ddf = dd.from_pandas(frame, npartitions=2)
+    ddf = ddf.assign(c=ddf["c"].cat.as_unknown())
+    y = da.from_array(np.arange(40.0), chunks=20)
+    with pytest.raises(ValueError, match=r"category columns \['c'\] have unknown categories"):
+        ours("regression").fit(ddf, y)
+
+
+def test_y_is_rechunked_to_x_and_n_jobs_stays_home(fitted):
+    """A dask y chunked otherwise is aligned with X's rows; n_jobs neither travels nor warns."""
+    X, _, Xd, yd, model, _ = fitted["regression"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        other = ours("regression", n_jobs=3).fit(Xd, yd.rechunk(50))
+    np.testing.assert_array_equal(other.predict(X), model.predict(X))
+
+
+def test_verbose_shows_progress_and_silent_otherwise(small, capsys):
+    _, _, Xd, yd = small
+    ours("regression").fit(Xd, yd)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    ours("regression", verbose=1).fit(Xd, yd)
+    assert "TreeBoostingRegressor" in capsys.readouterr().err
+
+
 def test_class_weight_and_sample_weight_on_dask(client):
     X, y = discrete_data("multiclass")
     Xd, yd = split_pinned(client, X, y)
@@ -302,9 +335,12 @@ def test_eval_set_losses_on_dask(client):
     expected = [model.loss_.value(codes, raw) for raw in model._staged_raw(X_val)]
     np.testing.assert_allclose(model.evals_result_["valid_0"]["binary_log_loss"], expected)
     np.testing.assert_allclose(model.validation_score_, expected)
+    (bad,) = split_pinned(client, np.where(y_val == "yes", "maybe", y_val))
     with pytest.raises(ValueError, match="labels not seen in fit"):
-        (bad,) = split_pinned(client, np.where(y_val == "yes", "maybe", y_val))
         ours("binary").fit(Xd, yd, eval_set=[(Xv, bad)])
+    (negative,) = split_pinned(client, -np.ones(len(y_val)))
+    with pytest.raises(ValueError, match="eval_sample_weight"):
+        ours("binary").fit(Xd, yd, eval_set=[(Xv, yv)], eval_sample_weight=[negative])
 
 
 # -- pickling, clone, parameters ---------------------------------------------------------------
@@ -314,6 +350,7 @@ def test_pickle_drops_the_client_and_clone_keeps_it(client, fitted):
     assert model.get_params()["client"] is client
     restored = pickle.loads(pickle.dumps(model))
     assert restored.client is None and model.client is client
+    assert copy.copy(model).client is None and copy.deepcopy(model).client is None
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
     np.testing.assert_array_equal(restored.predict(Xd).compute(), model.predict(X))
     twin = clone(model)
@@ -400,11 +437,23 @@ def test_missing_extra_is_named(small, monkeypatch):
         ours("regression").fit(Xd, yd)
 
 
-def test_numpy_path_never_imports_dask():
-    code = (
-        "import sys, numpy as np; from fboost import TreeBoostingClassifier;"
-        "X = np.random.default_rng(0).normal(size=(60, 3));"
-        "m = TreeBoostingClassifier(n_stages=3).fit(X, X[:, 0] > 0); m.predict(X);"
-        "assert not [k for k in sys.modules if k.split('.')[0] in ('dask', 'distributed')]"
+NO_CLIENT = """
+import sys
+import numpy as np
+from fboost import TreeBoostingClassifier
+X = np.random.default_rng(0).normal(size=(60, 3))
+TreeBoostingClassifier(n_stages=3).fit(X, X[:, 0] > 0).predict(X)
+assert not [k for k in sys.modules if k.split(".")[0] in ("dask", "distributed")]
+import dask.array as da
+try:
+    TreeBoostingClassifier(n_stages=3).fit(da.from_array(X), da.from_array(X[:, 0] > 0))
+except ValueError as exc:
+    print(exc)
+"""
+
+
+def test_numpy_path_never_imports_dask_and_dask_needs_a_client():
+    result = subprocess.run(
+        [sys.executable, "-c", NO_CLIENT], check=True, capture_output=True, text=True
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    assert "no distributed.Client is active" in result.stdout
