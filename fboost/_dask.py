@@ -4,15 +4,18 @@ The fit goes through ``lightgbm.dask.DaskLGBMRegressor`` with the parameters the
 passes to LightGBM, on partitions that fboost validated block by block (the same checks as for
 NumPy X, run where the data lives). Its booster then gets the same lazy stage view as a serial
 fit (``fboost._lightgbm.stage_model``), so contributions, staged predictions, lesions and
-pickling are unchanged. Two quantities need the whole cluster:
+pickling are unchanged. What needs the whole cluster:
 
 - ``F_0``: in distributed training LightGBM's boost-from-average score is the mean over the
   workers of each worker's own score (``GlobalSyncUpByMean``). A callback records each worker's
   score (``lightgbm_init_raw`` of its labels and weights, as the serial path computes it) and
   ``Client.run`` collects them after the fit.
-- the training (and ``eval_set``) loss after every stage, which LightGBM's Dask training only
-  knows per worker: fboost computes it after the fit from the staged raw scores of every
-  partition, summed over partitions.
+- ``train_score_``: the same callback records each worker's training loss after every
+  iteration as the serial path reads it (LightGBM's metric on its cached scores, which in
+  distributed training covers the worker's own rows; ``_MultinomialTrainLoss`` for K classes),
+  and the workers' values are combined by their weight sums.
+- ``evals_result_``: the loss of each ``eval_set`` after every stage, from the staged raw
+  scores of its partitions (summed over partitions after the fit).
 
 Nothing here is imported unless the input is a Dask collection (``sys.modules`` is checked for
 ``dask`` before any ``isinstance`` test); the optional extra is ``fboost[distributed]``.
@@ -36,7 +39,7 @@ from sklearn.utils.validation import _assert_all_finite, _check_sample_weight, c
 
 from . import _numeric
 from ._categorical import CategoricalEncoding, category_columns
-from ._lightgbm import _NATIVE, lightgbm_init_raw, stage_model
+from ._lightgbm import _METRIC, _NATIVE, _MultinomialTrainLoss, lightgbm_init_raw, stage_model
 from ._training import progress_bar
 from .base import _check_label_types
 
@@ -47,8 +50,8 @@ __all__ = ["is_dask", "any_dask", "fit_dask", "dask_apply", "DASK_METHODS"]
 
 EXTRA = "fboost[distributed]"
 
-#: what each worker's callback recorded: {fit token: its F_0}; collected with ``Client.run``
-_WORKER_INIT_RAW: dict[str, np.ndarray] = {}
+#: what each worker's callback recorded: {fit token: record}; collected with ``Client.run``
+_WORKER_RECORDS: dict[str, dict[str, Any]] = {}
 
 
 def is_dask(obj: Any) -> bool:
@@ -128,6 +131,8 @@ def _check_X_collection(X: Any) -> None:
         raise TypeError(f"X: a Dask X must be a dask array or DataFrame, got {kind}")
     if kind == "array" and X.ndim != 2:
         raise ValueError(f"X: expected a 2-D dask array, got {X.ndim} dimension(s)")
+    if kind == "array" and np.isnan(X.shape[1]):
+        raise ValueError("X: the dask array's number of columns is unknown; compute its chunks")
     if kind == "frame":
         unknown = [c for c in category_columns(X._meta) if not X[c].cat.known]
         if unknown:
@@ -305,27 +310,49 @@ def _scale(w: np.ndarray, codes: np.ndarray | None, factors: np.ndarray, divide:
     return out / divide
 
 
-# -- F_0 from every worker ----------------------------------------------------------------------
+# -- F_0 and the training loss from every worker ----------------------------------------------
 @dataclass(eq=False)  # hashable: LightGBM keeps callbacks in a set
-class _RecordInitRaw:
-    """LightGBM callback (on each worker): record the worker's boost-from-average score."""
+class _WorkerRecord:
+    """LightGBM callback (on each worker): the worker's boost-from-average score, its weight
+    sum and, after every iteration, its training loss on its own rows, as the serial path
+    reads it (LightGBM's metric on its cached scores; for K classes the cheaper
+    ``_MultinomialTrainLoss``)."""
 
     token: str
     loss: Loss
+    metric: str | None  # None: the multinomial callback
     order: ClassVar[int] = 5
 
     def __call__(self, env: Any) -> None:
-        if env.iteration != env.begin_iteration or self.token in _WORKER_INIT_RAW:
+        record = _WORKER_RECORDS.get(self.token)
+        if record is None:
+            data = env.model.train_set
+            y = np.asarray(data.get_label(), dtype=np.float64)
+            given = data.get_weight()
+            w = np.ones(len(y)) if given is None else np.asarray(given, dtype=np.float64)
+            record = {
+                "init_raw": lightgbm_init_raw(self.loss, y, None if given is None else w),
+                "w_sum": float(np.sum(w)),
+                "losses": [],
+                "multinomial": None if self.metric else _MultinomialTrainLoss(y, w),
+            }
+            _WORKER_RECORDS[self.token] = record
+        if record["multinomial"] is not None:
+            record["multinomial"](env)
             return
-        data = env.model.train_set
-        y = np.asarray(data.get_label(), dtype=np.float64)
-        w = data.get_weight()
-        w = None if w is None else np.asarray(w, dtype=np.float64)
-        _WORKER_INIT_RAW[self.token] = lightgbm_init_raw(self.loss, y, w)
+        values = [v for _, name, v, _ in env.model.eval_train() if name == self.metric]
+        record["losses"].append(values[0])
 
 
-def _pop_init_raw(token: str) -> np.ndarray | None:
-    return _WORKER_INIT_RAW.pop(token, None)
+def _pop_record(token: str) -> dict[str, Any] | None:
+    """What this worker's callback recorded (then forgotten), without its labels."""
+    record = _WORKER_RECORDS.pop(token, None)
+    if record is None:
+        return None
+    multinomial = record.pop("multinomial")
+    if multinomial is not None:
+        record["losses"] = multinomial.values
+    return record
 
 
 # -- losses after every stage -------------------------------------------------------------------
@@ -423,13 +450,13 @@ def fit_dask(
                 "LightGBM as a custom objective, which needs every target in one process; use "
                 "one of LightGBM's objectives or fit NumPy input"
             )
-        booster, raw0 = _train(est, client, Xa, ya, wa, loss)
+        booster, raw0, train_score = _train(est, client, Xa, ya, wa, loss)
         bar.update()
         n_iter = booster.current_iteration()
         est.model_ = stage_model(booster, raw0, n_iter, float(est.learning_rate))
         est.booster_ = booster
         est.best_iteration_ = None
-        est.train_score_ = _stage_losses(client, est.model_, loss, Xa, ya, wa)
+        est.train_score_ = train_score
         evals = {
             name: _stage_losses(client, est.model_, loss, Xe, ye, we)
             for name, Xe, ye, we in eval_sets
@@ -558,8 +585,11 @@ def _eval_sets(est: Any, eval_set: Any, eval_sample_weight: Any) -> list[tuple[s
     return sets
 
 
-def _train(est: Any, client: Any, Xa: Any, ya: Any, wa: Any, loss: Loss) -> tuple[Any, np.ndarray]:
-    """LightGBM's Dask training with the serial path's parameters; the booster and its F_0."""
+def _train(
+    est: Any, client: Any, Xa: Any, ya: Any, wa: Any, loss: Loss
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """LightGBM's Dask training with the serial path's parameters: the booster, its F_0 and the
+    training loss after every iteration."""
     from lightgbm.basic import _ConfigAliases
     from lightgbm.dask import DaskLGBMRegressor
 
@@ -570,6 +600,14 @@ def _train(est: Any, client: Any, Xa: Any, ya: Any, wa: Any, loss: Loss) -> tupl
         params["objective"] = "binary" if loss.n_outputs == 1 else "multiclass"
         if loss.n_outputs > 1:
             params["num_class"] = loss.n_outputs
+    # the training loss as the serial path reads it: LightGBM's metric on the cached scores of
+    # each worker's rows (local, as LightGBM's metrics are), combined below by weight
+    metric: str | None
+    metric, factor = _METRIC[loss.name]
+    if loss.n_outputs > 1:
+        metric = None  # _MultinomialTrainLoss instead, as in the serial path
+    else:
+        params.update(metric=metric, is_provide_training_metric=True)
     token = uuid.uuid4().hex
     model = DaskLGBMRegressor(client=client, **params)
     # lightgbm.dask prints where it looks for ports; the library prints nothing unless verbose
@@ -582,13 +620,16 @@ def _train(est: Any, client: Any, Xa: Any, ya: Any, wa: Any, loss: Loss) -> tupl
             ya,
             sample_weight=wa,
             categorical_feature=est._categorical.indices or "auto",
-            callbacks=[_RecordInitRaw(token, loss)],
+            callbacks=[_WorkerRecord(token, loss, metric)],
         )
-    recorded = [v for v in client.run(_pop_init_raw, token).values() if v is not None]
+    records = [r for r in client.run(_pop_record, token).values() if r is not None]
     # LightGBM's GlobalSyncUpByMean: the sum over machines divided by their number
-    init = np.sum(recorded, axis=0) / len(recorded)
+    init = np.sum([r["init_raw"] for r in records], axis=0) / len(records)
     raw0 = np.where(np.abs(init) > 1e-15, init, 0.0)
-    return model.booster_, raw0
+    w_sums = np.array([r["w_sum"] for r in records])
+    losses = np.array([r["losses"] for r in records], dtype=np.float64)
+    train_score = factor * (w_sums @ losses) / w_sums.sum()
+    return model.booster_, raw0, train_score
 
 
 # -- predict ------------------------------------------------------------------------------------

@@ -696,8 +696,9 @@ _TREE_DOC = """
     partitions where they lie (``n_jobs`` aside: each worker uses its own threads, LightGBM's
     Dask rule). The booster is LightGBM's Dask model bit for bit, and gets the same stage view
     as a NumPy fit; ``F_0`` is LightGBM's distributed boost-from-average score, the mean over
-    the workers of each one's own score. ``train_score_`` and ``evals_result_`` (``eval_set``
-    pairs of Dask collections) are computed after the fit over all partitions. For a Dask X,
+    the workers of each one's own score. ``train_score_`` is LightGBM's training metric, as
+    for NumPy X, of every worker's rows combined by weight; ``evals_result_`` (``eval_set``
+    pairs of Dask collections) is computed after the fit over all partitions. For a Dask X,
     ``predict``, ``predict_proba``, ``decision_function``, ``stage_contributions``,
     ``feature_contributions`` and ``stage_feature_contributions`` return lazy dask arrays
     (``map_blocks`` over the partitions) equal to the results for the computed X; the

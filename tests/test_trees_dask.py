@@ -185,7 +185,7 @@ def test_train_score_is_the_loss_of_the_staged_predictions(fitted, task):
     X, y, _, _, model, _ = fitted[task]
     codes = y if task == "regression" else np.searchsorted(model.classes_, y)
     expected = [model.loss_.value(codes, raw) for raw in model._staged_raw(X)]
-    np.testing.assert_allclose(model.train_score_, expected, rtol=1e-12)
+    np.testing.assert_allclose(model.train_score_, expected, rtol=1e-6)
     assert model.validation_score_.shape == (0,)
 
 
@@ -322,7 +322,7 @@ def test_class_weight_and_sample_weight_on_dask(client):
     plain = ours("multiclass").fit(Xd, yd)
     assert not np.array_equal(plain.decision_function(X), weighted.decision_function(X))
     expected = [weighted.loss_.value(y, raw, weights) for raw in weighted._staged_raw(X)]
-    np.testing.assert_allclose(weighted.train_score_, expected, rtol=1e-12)
+    np.testing.assert_allclose(weighted.train_score_, expected, rtol=1e-6)
 
 
 def test_eval_set_losses_on_dask(client):
