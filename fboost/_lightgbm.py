@@ -47,6 +47,7 @@ __all__ = [
     "LightGBMModel",
     "LightGBMFit",
     "fit_lightgbm",
+    "stage_model",
     "check_lgb_params",
     "lightgbm_objective",
 ]
@@ -353,6 +354,20 @@ class LightGBMModel(AdditiveModel):
         return total if importance_type == "gain" else total.astype(np.int32)
 
 
+def stage_model(
+    booster: lightgbm.Booster, raw0: np.ndarray, n_iter: int, lr: float, bias_in_trees: bool = True
+) -> LightGBMModel:
+    """The lazy stage view of a fitted booster: ``F_0 = raw0``, one stage per iteration.
+
+    ``bias_in_trees``: LightGBM folded ``raw0`` into the first iteration's trees (boost from
+    average); False when it trained from ``init_score`` (a custom objective).
+    """
+    values = LeafValues(booster, raw0, n_iter, lr, bias_in_trees=bias_in_trees)
+    stages = [LightGBMStage(t, values) for t in range(n_iter)]
+    start = LightGBMStart(booster, raw0, n_iter, bias_in_trees=bias_in_trees)
+    return LightGBMModel(start, stages, np.full(n_iter, lr))
+
+
 class _ProgressCallback:
     """LightGBM callback that advances a tqdm bar (silent unless verbose)."""
 
@@ -499,11 +514,7 @@ def fit_lightgbm(
     booster = estimator.booster_
     best = estimator.best_iteration_ if n_iter_no_change is not None else None
     n_iter = best if best else booster.current_iteration()
-    lr = float(params["learning_rate"])
-    values = LeafValues(booster, raw0, n_iter, lr, bias_in_trees=native)
-    stages = [LightGBMStage(t, values) for t in range(n_iter)]
-    start = LightGBMStart(booster, raw0, n_iter, bias_in_trees=native)
-    model = LightGBMModel(start, stages, np.full(n_iter, lr))
+    model = stage_model(booster, raw0, n_iter, float(params["learning_rate"]), native)
     results = estimator.evals_result_ if all_sets else {}
 
     def history(name: str) -> np.ndarray:

@@ -20,7 +20,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from . import _numeric
+from . import _dask, _numeric
 from . import _tree_shap as tree_shap
 from ._categorical import CategoricalEncoding
 from ._lightgbm import LightGBMModel, check_lgb_params, fit_lightgbm, lightgbm_objective
@@ -71,6 +71,7 @@ class _TreeBoostingBase(AdditiveEstimator):
         "categorical_features": ["array-like", None],
         "lgb_params": [dict, None],
         "warm_start": ["boolean"],
+        "client": [object, None],  # a distributed.Client, checked when a Dask X comes
     }
 
     def __init__(
@@ -100,6 +101,7 @@ class _TreeBoostingBase(AdditiveEstimator):
         verbose: int = 0,
         loss: Any = None,
         alpha: float = 0.9,
+        client: Any = None,
     ) -> None:
         self.engine = engine
         self.n_stages = n_stages
@@ -125,6 +127,7 @@ class _TreeBoostingBase(AdditiveEstimator):
         self.verbose = verbose
         self.loss = loss
         self.alpha = alpha
+        self.client = client
 
     def _allow_nan(self) -> bool:
         return self.engine == "lightgbm"
@@ -195,9 +198,12 @@ class _TreeBoostingBase(AdditiveEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), dask array or DataFrame
             Training data; a pandas frame's ``category`` columns are categorical features
-            (engine "lightgbm"). The lightgbm engine takes NaN as missing.
+            (engine "lightgbm"). The lightgbm engine takes NaN as missing. A Dask collection
+            trains on the cluster through ``lightgbm.dask`` (engine "lightgbm" only; see
+            Notes); y, sample_weight and every eval_set part must then be dask arrays or
+            Series partitioned like X (``TypeError`` otherwise).
         y : array-like of shape (n_samples,)
             Targets: real values for the regressor, any labels for the classifier.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -217,6 +223,14 @@ class _TreeBoostingBase(AdditiveEstimator):
         self : object
             The fitted estimator.
         """
+        if _dask.any_dask(X, y, sample_weight, eval_set, eval_sample_weight):
+            _dask.fit_dask(self, X, y, sample_weight, eval_set, eval_sample_weight)
+            return self
+        if self.client is not None:
+            raise ValueError(
+                f"client is given but X is not a Dask collection (got {type(X).__name__}); "
+                "client= is for Dask input: pass X as a dask array or DataFrame, or client=None"
+            )
         warm = self._warm_model()
         X, y, sample_weight = self._validate_fit_inputs(X, y, sample_weight)
         if warm is not None and self.loss_ != warm[1]:
@@ -413,6 +427,42 @@ class _TreeBoostingBase(AdditiveEstimator):
         self.evals_result_ = {name: {self.loss_.name: v} for name, v in fit.evals.items()}
         self.validation_score_ = fit.evals[eval_sets[0][0]] if eval_sets else np.array([])
 
+    # -- Dask input -------------------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        # the client is a connection, never pickled (as LightGBM's Dask estimators drop it)
+        state = dict(super().__getstate__())
+        if state.get("client") is not None:
+            state["client"] = None
+        return state
+
+    def __sklearn_clone__(self) -> Any:
+        client = getattr(self, "client", None)
+        if client is None:
+            return super().__sklearn_clone__()
+        self.client = None  # cloned parameters are deep copies; a client is shared instead
+        try:
+            clone = super().__sklearn_clone__()
+        finally:
+            self.client = client
+        clone.client = client
+        return clone
+
+    def stage_contributions(self, X: Any) -> Any:
+        if _dask.is_dask(X):
+            return _dask.dask_apply(self, "stage_contributions", X)
+        return super().stage_contributions(X)
+
+    stage_contributions.__doc__ = AdditiveEstimator.stage_contributions.__doc__
+
+    def _staged_raw(self, X: Any) -> Any:
+        if _dask.is_dask(X):
+            raise TypeError(
+                "X: the staged_* methods take NumPy or pandas X; for a Dask X, "
+                "stage_contributions(X) is a dask array whose cumulative sum over axis 0 gives "
+                "the staged raw scores"
+            )
+        return super()._staged_raw(X)
+
     # -- views over features --------------------------------------------------------------------
     @property
     def feature_importances_(self) -> np.ndarray:
@@ -464,6 +514,8 @@ class _TreeBoostingBase(AdditiveEstimator):
             value (with ``F_0``); the sum over axis 1 is the raw score (``decision_function``
             for classifiers, ``predict`` for regressors).
         """
+        if _dask.is_dask(X):
+            return _dask.dask_apply(self, "feature_contributions", X)
         check_is_fitted(self)
         X = self._validate_X(X)
         if isinstance(self.model_, LightGBMModel):
@@ -486,6 +538,8 @@ class _TreeBoostingBase(AdditiveEstimator):
             (engine "sklearn"). Summed over axis 2 it is ``stage_contributions(X)``; summed over
             axis 0, ``feature_contributions(X)``.
         """
+        if _dask.is_dask(X):
+            return _dask.dask_apply(self, "stage_feature_contributions", X)
         check_is_fitted(self)
         X = self._validate_X(X)
         if isinstance(self.model_, LightGBMModel):
@@ -593,6 +647,12 @@ _TREE_DOC = """
         quantile of ``|y - F|`` that sets the threshold at every stage, in (0, 1), as
         ``GradientBoostingRegressor``; on the lightgbm engine the threshold itself (> 0), as
         LightGBM's ``alpha``.
+    client : distributed.Client or None, default=None
+        The Dask client that fits Dask input (see Notes); ``None`` takes the active one
+        (``distributed.default_client()``), and a Dask X without either raises
+        ``ValueError``. Only for Dask X: given with any other X, ``fit`` raises
+        ``ValueError``. It is never pickled, as LightGBM's Dask estimators do: a pickled (or
+        copied) estimator has ``client=None``; ``clone`` shares it.
 
     Attributes
     ----------
@@ -627,10 +687,65 @@ _TREE_DOC = """
         Number of features seen during fit.
     feature_names_in_ : ndarray of str
         Column names, when X is a frame with string column names.
+
+    Notes
+    -----
+    **Dask input.** A dask array or DataFrame X (with a ``distributed.Client`` active, or
+    given as ``client``; the optional extra ``fboost[distributed]``) trains through
+    ``lightgbm.dask.DaskLGBMRegressor`` with the parameters ``lightgbm_params()`` gives, on the
+    partitions where they lie (``n_jobs`` aside: each worker uses its own threads, LightGBM's
+    Dask rule). The booster is LightGBM's Dask model bit for bit, and gets the same stage view
+    as a NumPy fit; ``F_0`` is LightGBM's distributed boost-from-average score, the mean over
+    the workers of each one's own score. ``train_score_`` is LightGBM's training metric, as
+    for NumPy X, of every worker's rows combined by weight; ``evals_result_`` (``eval_set``
+    pairs of Dask collections) is computed after the fit over all partitions. For a Dask X,
+    ``predict``, ``predict_proba``, ``decision_function``, ``stage_contributions``,
+    ``feature_contributions`` and ``stage_feature_contributions`` return lazy dask arrays
+    (``map_blocks`` over the partitions) equal to the results for the computed X; the
+    ``staged_*`` methods take NumPy X only (``TypeError``). Category columns of a Dask
+    DataFrame need known categories. Dask input raises ``ValueError`` with engine "sklearn",
+    ``n_iter_no_change``, a warm start, and the losses LightGBM has no objective for
+    (``"exponential"``, a user's ``Loss``).
 """
 
 
-class TreeBoostingRegressor(RegressorMixin, AdditiveRegressorMixin, _TreeBoostingBase):
+class _DaskRegressorPredictions:
+    """``predict`` of a Dask X: a lazy dask array over its partitions."""
+
+    def predict(self, X: Any) -> Any:
+        if _dask.is_dask(X):
+            return _dask.dask_apply(self, "predict", X)
+        return super().predict(X)  # type: ignore[misc]
+
+    predict.__doc__ = AdditiveRegressorMixin.predict.__doc__
+
+
+class _DaskClassifierPredictions:
+    """``predict``, ``predict_proba`` and ``decision_function`` of a Dask X: dask arrays."""
+
+    def predict(self, X: Any) -> Any:
+        if _dask.is_dask(X):
+            return _dask.dask_apply(self, "predict", X)
+        return super().predict(X)  # type: ignore[misc]
+
+    def predict_proba(self, X: Any) -> Any:
+        if _dask.is_dask(X):
+            return _dask.dask_apply(self, "predict_proba", X)
+        return super().predict_proba(X)  # type: ignore[misc]
+
+    def decision_function(self, X: Any) -> Any:
+        if _dask.is_dask(X):
+            return _dask.dask_apply(self, "decision_function", X)
+        return super().decision_function(X)  # type: ignore[misc]
+
+    predict.__doc__ = AdditiveClassifierMixin.predict.__doc__
+    predict_proba.__doc__ = AdditiveClassifierMixin.predict_proba.__doc__
+    decision_function.__doc__ = AdditiveClassifierMixin.decision_function.__doc__
+
+
+class TreeBoostingRegressor(
+    _DaskRegressorPredictions, RegressorMixin, AdditiveRegressorMixin, _TreeBoostingBase
+):
     __doc__ = (
         """Gradient-boosted regression trees as an additive model (half squared error by default).
 """
@@ -649,7 +764,9 @@ class TreeBoostingRegressor(RegressorMixin, AdditiveRegressorMixin, _TreeBoostin
     )
 
 
-class TreeBoostingClassifier(ClassifierMixin, AdditiveClassifierMixin, _TreeBoostingBase):
+class TreeBoostingClassifier(
+    _DaskClassifierPredictions, ClassifierMixin, AdditiveClassifierMixin, _TreeBoostingBase
+):
     __doc__ = (
         """Gradient-boosted classification trees (binary or multinomial log loss by default).
 """
