@@ -21,17 +21,18 @@ __all__ = ["DataParallelFit", "N_PROCESSES_DOC", "check_n_processes"]
 #: the parameter's entry in the estimators' docstrings (one text for all of them)
 N_PROCESSES_DOC = """    n_processes : int, default=1
         Processes to train on, data-parallel (torch DDP: gloo on CPU; NCCL with
-        ``device="cuda"``, process r on GPU r), >= 1 and at most the number of rows; 1 is
-        the ordinary fit in this process. The processes are spawned once per fit and share
-        the machine's torch threads equally. Each holds all the rows and repeats every step
-        but the minibatch training, in which it steps on ``batch_size // n_processes`` rows
-        of its share of the epoch: DDP averages the gradients, so that an update sees the
-        rows of one batch of the single-process schedule and an epoch makes as many updates.
-        BatchNorm normalises with the statistics of the whole batch. The fitted estimator is
-        the ordinary one (it predicts and pickles in one process); a fixed ``random_state``
-        gives the same predictions run to run for a given ``n_processes``. Scripts that spawn
-        need the ``if __name__ == "__main__":`` guard. Under ``torchrun``, ``n_processes``
-        equal to the world size trains over the launched process group.
+        ``device="cuda"``, process r on GPU r, not yet run on GPUs), >= 1 and at most the
+        number of rows; 1 is the ordinary fit in this process. The processes are spawned
+        once per fit and share the machine's torch threads equally. Each holds all the rows
+        and repeats every step but the minibatch training, in which it steps on
+        ``batch_size // n_processes`` rows of its share of the epoch: DDP averages the
+        gradients, so that an update sees the rows of one batch of the single-process
+        schedule and an epoch makes as many updates. BatchNorm normalises with the
+        statistics of the whole batch. The fitted estimator is the ordinary one (it predicts
+        and pickles in one process); a fixed ``random_state`` gives the same predictions run
+        to run for a given ``n_processes``. Scripts that spawn need the
+        ``if __name__ == "__main__":`` guard. Under ``torchrun``, ``n_processes`` equal to the
+        world size trains over the launched process group (``fboost.nn._ddp``).
 """
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits, make_friedman1
+from sklearn.exceptions import ConvergenceWarning
 
 from fboost import NeuralBoostingClassifier, ResNetClassifier, ResNetRegressor
 from fboost.boostresnet import BoostResNetClassifier, BoostResNetRegressor
@@ -128,7 +129,7 @@ def _group_run(group: Any, X: np.ndarray, y: np.ndarray, X_test: np.ndarray) -> 
     """On each rank: the checks, then the estimators fitted with n_processes=2 (the group)."""
     import torch.distributed as dist
 
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"threads": torch.get_num_threads()}
     rank = group.rank
     # BatchNorm over the global batch: each rank normalises its half of the rows
     for norm, shape in ((torch.nn.BatchNorm1d(3), (8, 3)), (torch.nn.BatchNorm2d(2), (4, 2, 3, 3))):
@@ -235,6 +236,7 @@ def test_data_parallel_fits_in_real_processes(capfd):
     assert bars_parallel == bars_single > 0
     out = run_data_parallel(_group_run, (X, y, X_test), n_processes=2)
     assert capfd.readouterr().err == ""  # silent unless verbose, the ranks included
+    assert out["threads"] == max(1, torch.get_num_threads() // 2)  # an equal share each
     # the spawned fit: the ordinary estimator, with its parameters; plain BatchNorm; pickles
     proba = spawned.predict_proba(X_test)
     assert spawned.get_params() == {**single.get_params(), "n_processes": 2}
@@ -282,6 +284,32 @@ def test_data_parallel_fits_in_real_processes(capfd):
     assert norms and all(type(m) is torch.nn.BatchNorm2d for m in norms)
     assert all(int(m.num_batches_tracked) > 0 and float(m.running_var.std()) > 0 for m in norms)
     assert re.search(r"n_processes must be 1 .* world size 2 .* got n_processes=3", out["mismatch"])
+
+
+# -- what comes back from the ranks: warnings, errors ------------------------------------------
+def _fails_on_rank_1(group: Any) -> None:
+    if group.rank == 1:
+        raise KeyError("rank 1 has no such key")
+
+
+def test_rank_0s_warnings_and_a_ranks_error_come_back():
+    X, y = load_digits(return_X_y=True)
+    failing = BoostResNetClassifier(
+        n_stages=2,
+        d_block=8,
+        epochs_per_stage=1,
+        gamma_threshold=0.99,
+        max_retries=0,
+        n_iter_no_change=None,
+        random_state=0,
+        n_processes=2,
+    )
+    with pytest.warns(ConvergenceWarning, match=r"stage 1 did not pass .* keeping 0 block"):
+        failing.fit(X[:300], y[:300])
+    assert failing.n_stages_ == 0 and len(failing.edges_) == 1
+    with pytest.raises(KeyError, match="rank 1 has no such key") as raised:
+        run_data_parallel(_fails_on_rank_1, (), n_processes=2)
+    assert "(raised on rank 1 of 2)" in raised.value.__notes__
 
 
 # -- a real torchrun launch ------------------------------------------------------------------

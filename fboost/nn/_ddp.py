@@ -177,7 +177,9 @@ def _synced_forward(bn: nn.modules.batchnorm._BatchNorm, group: Group, x: Tensor
 
 
 @contextlib.contextmanager
-def synced_batch_norm(module: nn.Module, group: Group) -> Iterator[list[nn.Module]]:
+def synced_batch_norm(
+    module: nn.Module, group: Group
+) -> Iterator[list[nn.modules.batchnorm._BatchNorm]]:
     """Within this block, every BatchNorm of ``module`` normalises over the global batch.
 
     The layers stay where they are, with their own weights and running statistics (so state
@@ -276,8 +278,8 @@ class DistributedTrainer(Trainer):
         assert group is not None
         # drawn from the shared generator: the same on every rank
         sampler_seed, stream_seed = (int(s) for s in torch.randint(0, 2**31 - 1, (2,)))
-        self._sampler = DistributedSampler(
-            range(len(train)),
+        self._sampler: DistributedSampler[int] = DistributedSampler(
+            range(len(train)),  # type: ignore[arg-type]
             num_replicas=group.world_size,
             rank=group.rank,
             shuffle=True,
@@ -291,7 +293,7 @@ class DistributedTrainer(Trainer):
                 self.module,
                 device_ids=[device.index or 0] if device.type == "cuda" else None,
                 find_unused_parameters=_uses_stochastic_depth(self.module),
-                **_no_buffer_sync(),
+                **_no_buffer_sync(),  # type: ignore[arg-type]
             )
             try:
                 history = super().fit(train, validation)
