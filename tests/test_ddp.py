@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.datasets import load_digits, make_friedman1
 from sklearn.exceptions import ConvergenceWarning
 
@@ -74,6 +75,13 @@ def test_batch_size_below_n_processes_is_named():
     X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20.0)
     with pytest.raises(ValueError, match=r"batch_size must be at least n_processes.*=2"):
         ResNetRegressor(n_processes=3, batch_size=2).fit(X, y)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the guard where CUDA is missing")
+def test_cuda_without_gpus_is_named():
+    X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20.0)
+    with pytest.raises(ValueError, match=r"device='cuda' was requested but CUDA is not"):
+        ResNetRegressor(n_processes=2, device="cuda").fit(X, y)
 
 
 def test_n_processes_is_a_parameter_of_every_torch_estimator():
@@ -192,8 +200,13 @@ def _group_run(group: Any, X: np.ndarray, y: np.ndarray, X_test: np.ndarray) -> 
             random_state=0,
             n_processes=2,
         ),
-        "resfgb": ResFGBClassifier(
-            n_stages=3, hidden=(16,), epochs_per_stage=2, random_state=0, n_processes=2
+        "resfgb": ResFGBClassifier(  # all stages kept (early stopping keeps none here)
+            n_stages=3,
+            hidden=(16,),
+            epochs_per_stage=2,
+            n_iter_no_change=None,
+            random_state=0,
+            n_processes=2,
         ),
         "neural_boosting": NeuralBoostingClassifier(
             n_stages=3, d_hidden=16, epochs_per_stage=2, random_state=0, n_processes=2
@@ -277,6 +290,9 @@ def test_data_parallel_fits_in_real_processes(capfd):
         np.testing.assert_array_equal(rank0[name], rank1[name], err_msg=name)
         np.testing.assert_allclose(est.predict_proba(X_test), rank0[name], atol=1e-12)
         assert est.n_processes == 2 and est.score(X_test, y_test) > 0.75, name
+        # trained data-parallel: not the model one process trains from the same seed
+        alone = clone(est).set_params(n_processes=1).fit(X, y)
+        assert not np.allclose(alone.predict_proba(X_test), rank0[name], atol=1e-9), name
     # SyncBatchNorm's training left plain BatchNorm2d with the statistics of the batches
     norms = [
         m for m in fitted["resnet_cnn"].module_.modules() if isinstance(m, torch.nn.BatchNorm2d)
