@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._distributed import N_PROCESSES_DOC
 from .base import AdditiveClassifierMixin, AdditiveRegressorMixin
 from .resnet import _ClassCodes, _ResNetBase, _StandardisedTarget
 
@@ -84,6 +85,7 @@ class _BoostResNetBase(_ResNetBase):
         tol: float = 1e-4,
         random_state: Any = None,
         device: str = "cpu",
+        n_processes: int = 1,
         verbose: int = 0,
     ) -> None:
         self.architecture = architecture
@@ -104,6 +106,7 @@ class _BoostResNetBase(_ResNetBase):
         self.tol = tol
         self.random_state = random_state
         self.device = device
+        self.n_processes = n_processes
         self.verbose = verbose
 
     # -- what the regressor and the classifier supply -------------------------------------------
@@ -249,7 +252,7 @@ _DOC = """
         identical predictions on CPU (same torch build and thread count).
     device : str, default="cpu"
         Torch device, e.g. ``"cuda"``; ``ValueError`` if unavailable. Results come back as NumPy.
-    verbose : int, default=0
+{n_processes}    verbose : int, default=0
         Show a progress bar over stages with the training and validation loss when > 0.
 
     Attributes
@@ -343,7 +346,7 @@ class BoostResNetRegressor(
     ResFGB estimators, not this one.
     Targets are standardised inside; predictions and contributions are in the target's units.
 """
-        + _DOC.replace("{oracle}", "")
+        + _DOC.replace("{oracle}", "").replace("{n_processes}", N_PROCESSES_DOC)
         + """
     y_mean_, y_scale_ : float
         Target standardisation (weighted mean and standard deviation).
@@ -415,7 +418,7 @@ class BoostResNetClassifier(
     Losses (``train_score_``, ``validation_score_``) are the multiclass exponential loss of
     ``s_t``, what the stages minimise.
 """
-        + _DOC.replace("{oracle}", _ORACLE_DOC)
+        + _DOC.replace("{oracle}", _ORACLE_DOC).replace("{n_processes}", N_PROCESSES_DOC)
         + """
     edges_ : pandas.DataFrame
         One row per kept stage t = 0..n_stages_ on the training rows (t = 0 is ``F_0``):
@@ -480,6 +483,7 @@ class BoostResNetClassifier(
         tol: float = 1e-4,
         random_state: Any = None,
         device: str = "cpu",
+        n_processes: int = 1,
         verbose: int = 0,
     ) -> None:
         super().__init__(
@@ -501,6 +505,7 @@ class BoostResNetClassifier(
             tol=tol,
             random_state=random_state,
             device=device,
+            n_processes=n_processes,
             verbose=verbose,
         )
         self.oracle = oracle

@@ -25,6 +25,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
+from ._distributed import N_PROCESSES_DOC, DataParallelFit
 from ._persist import SharedModuleCopy, load_module_bytes, loadable_device, module_bytes
 from ._training import EarlyStopping, progress_bar, seed_from, split_validation
 from .additive import AdditiveModel
@@ -85,7 +86,7 @@ def _stratifiable(y: np.ndarray, fraction: float) -> bool:
     return bool(counts.min() >= 2 and min(n_val, len(y) - n_val) >= len(counts))
 
 
-class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
+class _NeuralBoostingBase(DataParallelFit, SharedModuleCopy, AdditiveEstimator):
     _parameter_constraints: ClassVar[dict[str, Any]] = {
         **AdditiveEstimator._parameter_constraints,
         "d_hidden": [Interval(Integral, 1, None, closed="left")],
@@ -97,6 +98,7 @@ class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": "no_validation",  # checked by resolve_device in fit
+        "n_processes": "no_validation",  # checked by DataParallelFit.fit
     }
 
     model_: AdditiveModel
@@ -119,6 +121,7 @@ class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
         tol: float = 1e-4,
         random_state: Any = None,
         device: str = "cpu",
+        n_processes: int = 1,
         verbose: int = 0,
     ) -> None:
         self.n_stages = n_stages
@@ -135,6 +138,7 @@ class _NeuralBoostingBase(SharedModuleCopy, AdditiveEstimator):
         self.tol = tol
         self.random_state = random_state
         self.device = device
+        self.n_processes = n_processes
         self.verbose = verbose
 
     # -- what the regressor and the classifier supply -------------------------------------------
@@ -437,7 +441,7 @@ _NEURAL_BOOSTING_DOC = """
     device : str, default="cpu"
         Torch device to train and predict on, e.g. ``"cuda"``; ``ValueError`` if unavailable.
         Results always come back as NumPy.
-    verbose : int, default=0
+{n_processes}    verbose : int, default=0
         Show a progress bar over stages with the training (and validation) loss when > 0.
 
     Attributes
@@ -532,7 +536,7 @@ class NeuralBoostingRegressor(RegressorMixin, AdditiveRegressorMixin, _NeuralBoo
     ``stage_contributions`` and the scores are in the target's units (``F_0`` absorbs its
     mean, every stage its scale).
 """
-        + _NEURAL_BOOSTING_DOC
+        + _NEURAL_BOOSTING_DOC.replace("{n_processes}", N_PROCESSES_DOC)
         + """
     y_mean_, y_scale_ : float
         Target standardisation (weighted mean and standard deviation).
@@ -572,7 +576,7 @@ class NeuralBoostingClassifier(ClassifierMixin, AdditiveClassifierMixin, _Neural
     Binary problems have one raw output (the log-odds of ``classes_[1]``); K classes have K,
     and each stage is one weak net with K outputs.
 """
-        + _NEURAL_BOOSTING_DOC
+        + _NEURAL_BOOSTING_DOC.replace("{n_processes}", N_PROCESSES_DOC)
         + """
     classes_ : ndarray of shape (n_classes,)
         Class labels.

@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils._param_validation import Interval
 
+from ._distributed import N_PROCESSES_DOC
 from .base import AdditiveClassifierMixin, AdditiveEstimator, AdditiveRegressorMixin
 from .resnet import _ClassCodes, _ResNetBase, _StandardisedTarget
 
@@ -50,6 +51,7 @@ class _ResFGBBase(_ResNetBase):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "epochs_per_stage": [Interval(Integral, 1, None, closed="left")],
         "device": "no_validation",  # checked by resolve_device in fit
+        "n_processes": "no_validation",  # checked by DataParallelFit.fit
     }
 
     #: not parameters: tabular inputs, no BatchNorm anywhere (the head is affine as it is)
@@ -78,6 +80,7 @@ class _ResFGBBase(_ResNetBase):
         tol: float = 1e-4,
         random_state: Any = None,
         device: str = "cpu",
+        n_processes: int = 1,
         verbose: int = 0,
     ) -> None:
         self.n_stages = n_stages
@@ -93,6 +96,7 @@ class _ResFGBBase(_ResNetBase):
         self.tol = tol
         self.random_state = random_state
         self.device = device
+        self.n_processes = n_processes
         self.verbose = verbose
 
     # -- the network ----------------------------------------------------------------------------
@@ -259,7 +263,7 @@ _DOC = """
         identical predictions on CPU (same torch build and thread count).
     device : str, default="cpu"
         Torch device, e.g. ``"cuda"``; ``ValueError`` if unavailable. Results come back as NumPy.
-    verbose : int, default=0
+{n_processes}    verbose : int, default=0
         Show a progress bar over stages with the training and validation loss when > 0.
 
     Attributes
@@ -315,7 +319,7 @@ class ResFGBRegressor(RegressorMixin, AdditiveRegressorMixin, _StandardisedTarge
     Predictions and contributions are in the target's units (``F_0`` absorbs its mean and
     scale). The best stage is the one of lowest validation loss.
 """
-        + _DOC
+        + _DOC.replace("{n_processes}", N_PROCESSES_DOC)
         + """
     y_mean_, y_scale_ : float
         Target standardisation (weighted mean and standard deviation).
@@ -348,7 +352,7 @@ class ResFGBClassifier(ClassifierMixin, AdditiveClassifierMixin, _ClassCodes, _R
     best stage is the one of highest validation accuracy, as in the authors' code, with ties
     (frequent on small validation sets) broken by the lower validation log loss (fboost's).
 """
-        + _DOC
+        + _DOC.replace("{n_processes}", N_PROCESSES_DOC)
         + """
     classes_ : ndarray of shape (n_classes,)
         Class labels.

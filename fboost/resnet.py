@@ -24,6 +24,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._distributed import N_PROCESSES_DOC, DataParallelFit
 from ._persist import ModuleStatePickling
 from ._torch_tools import TrunkEdits, training_rows
 from ._training import seed_from
@@ -46,7 +47,7 @@ _MAX_EPOCHS = {"mlp": 100, "cnn": 20}
 _STEM_STRIDE = 2
 
 
-class _ResNetBase(TrunkEdits, ModuleStatePickling, AdditiveEstimator):
+class _ResNetBase(DataParallelFit, TrunkEdits, ModuleStatePickling, AdditiveEstimator):
     _parameter_constraints: ClassVar[dict[str, Any]] = {
         **AdditiveEstimator._parameter_constraints,
         "architecture": [StrOptions({"mlp", "cnn"})],
@@ -65,6 +66,7 @@ class _ResNetBase(TrunkEdits, ModuleStatePickling, AdditiveEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left"), None],
         "device": "no_validation",  # checked by resolve_device in fit
+        "n_processes": "no_validation",  # checked by DataParallelFit.fit
     }
 
     #: what subclasses without these parameters get (BoostResNet: fixed weights, no drops;
@@ -102,6 +104,7 @@ class _ResNetBase(TrunkEdits, ModuleStatePickling, AdditiveEstimator):
         tol: float = 1e-4,
         random_state: Any = None,
         device: str = "cpu",
+        n_processes: int = 1,
         verbose: int = 0,
         loss: Any = None,
         alpha: float = 0.9,
@@ -127,6 +130,7 @@ class _ResNetBase(TrunkEdits, ModuleStatePickling, AdditiveEstimator):
         self.tol = tol
         self.random_state = random_state
         self.device = device
+        self.n_processes = n_processes
         self.verbose = verbose
         self.loss = loss
         self.alpha = alpha
@@ -387,7 +391,8 @@ def _scalar(value: Any) -> float:
     return float(value.detach()) if hasattr(value, "detach") else float(value)
 
 
-_RESNET_DOC = """
+_RESNET_DOC = (
+    """
     Parameters
     ----------
     architecture : {"mlp", "cnn"}, default="mlp"
@@ -456,7 +461,9 @@ _RESNET_DOC = """
     device : str, default="cpu"
         Torch device to train and predict on, e.g. ``"cuda"``; ``ValueError`` if unavailable.
         Data are moved there whole; results always come back as NumPy.
-    verbose : int, default=0
+"""
+    + N_PROCESSES_DOC
+    + """    verbose : int, default=0
         Show a progress bar over epochs with the training and validation loss when > 0.
     loss : str, Loss or None, default=None
         Regressors: ``"squared_error"`` (``None``), ``"absolute_error"``, ``"huber"``,
@@ -519,6 +526,7 @@ _RESNET_DOC = """
     tabular ResNet on 10,000 rows, 2.7x for GrowNet with 20 stages, 12x for a CNN (float64
     convolutions have no oneDNN kernel). MPS has no float64: predictions there stay float32.
 """
+)
 
 
 class _StandardisedTarget:

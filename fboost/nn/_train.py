@@ -225,7 +225,16 @@ class Trainer:
     desc: str = "epochs"
 
     def fit(self, train: TensorData, validation: TensorData | None = None) -> TrainHistory:
-        """Run epochs until ``max_epochs`` or early stopping; restore the best weights."""
+        """Run epochs until ``max_epochs`` or early stopping; restore the best weights.
+
+        Inside a data-parallel fit (``n_processes``), the epochs are split over the ranks
+        (``fboost.nn._ddp.DistributedTrainer``); otherwise this process trains alone.
+        """
+        from ._ddp import data_parallel_trainer
+
+        parallel = data_parallel_trainer(self)
+        if parallel is not None:
+            return parallel.fit(train, validation)
         if len(train) < 2:
             raise ValueError(f"training needs at least 2 rows, got {len(train)}")
         history = TrainHistory()
