@@ -46,7 +46,7 @@ class _BoostResNetBase(_ResNetBase):
         **{
             k: v
             for k, v in _ResNetBase._parameter_constraints.items()
-            if k not in ("skip", "max_epochs", "stem_stride")
+            if k not in ("skip", "max_epochs")
         },
         "epochs_per_stage": [Interval(Integral, 1, None, closed="left")],
         "fine_tune_epochs": [Interval(Integral, 0, None, closed="left")],
@@ -54,10 +54,6 @@ class _BoostResNetBase(_ResNetBase):
 
     #: not a parameter: the telescoping over heads needs residual blocks, z_t = z_{t-1} + f_t
     skip = True
-
-    def _stem_stride(self) -> int:
-        """The CNN stem keeps stride 1 here (``stem_stride`` is not a BoostResNet parameter)."""
-        return 1
 
     alphas_: np.ndarray
     stage_times_: np.ndarray
@@ -69,6 +65,7 @@ class _BoostResNetBase(_ResNetBase):
         *,
         architecture: str = "mlp",
         image_shape: tuple[int, int, int] | None = None,
+        stem_stride: int | None = None,
         n_stages: int = 5,
         d_block: int | None = None,
         d_hidden: int | None = None,
@@ -90,6 +87,7 @@ class _BoostResNetBase(_ResNetBase):
     ) -> None:
         self.architecture = architecture
         self.image_shape = image_shape
+        self.stem_stride = stem_stride
         self.n_stages = n_stages
         self.d_block = d_block
         self.d_hidden = d_hidden
@@ -209,11 +207,15 @@ _DOC = """
         ``fboost.nn.LinearHead`` (global average pooling first for cnn).
     image_shape : tuple of 3 int or None, default=None
         ``(C, H, W)`` of the images when X holds flat rows (``architecture="cnn"`` only).
+    stem_stride : int or None, default=None
+        Stride (>= 1) of the CNN's stem convolution, its only downsampling, as in
+        ``fboost.ResNetClassifier``: the blocks work at ``ceil(H / stem_stride) x
+        ceil(W / stem_stride)``. ``None``: 2 (``architecture="cnn"`` only).
     n_stages : int, default=5
         Residual blocks T (>= 1), trained one per stage after stage 0 (stem and head 0).
     d_block : int or None, default=None
         Width of the residual stream: features (mlp) or channels (cnn). ``None``: 128 for mlp,
-        64 for cnn.
+        32 for cnn.
     d_hidden : int or None, default=None
         Hidden width inside a block. ``None``: ``2 * d_block`` for mlp, ``d_block`` for cnn.
     dropout1 : float, default=0.1
@@ -464,6 +466,7 @@ class BoostResNetClassifier(
         *,
         architecture: str = "mlp",
         image_shape: tuple[int, int, int] | None = None,
+        stem_stride: int | None = None,
         n_stages: int = 5,
         d_block: int | None = None,
         d_hidden: int | None = None,
@@ -489,6 +492,7 @@ class BoostResNetClassifier(
         super().__init__(
             architecture=architecture,
             image_shape=image_shape,
+            stem_stride=stem_stride,
             n_stages=n_stages,
             d_block=d_block,
             d_hidden=d_hidden,

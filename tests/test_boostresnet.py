@@ -386,6 +386,36 @@ def test_shape_errors(regression_data, image_data):
         _estimator("multiclass", architecture="cnn").fit(flat, labels)
 
 
+def test_stem_stride_sets_the_blocks_resolution(image_data, regression_data):
+    images, labels = image_data["multiclass"]
+    default = _estimator("multiclass", architecture="cnn", n_stages=1).fit(images, labels)
+    assert default.module_.stem.stride == (2, 2)  # the documented default, ResNet's
+    assert default.stage_features(images[:3]).shape[-2:] == (4, 4)
+    full = _estimator("multiclass", architecture="cnn", n_stages=1, stem_stride=1)
+    full.fit(images, labels)
+    assert full.stage_features(images[:3]).shape[-2:] == (8, 8)
+    np.testing.assert_allclose(
+        full.stage_contributions(images).sum(axis=0), _raw(full, images), atol=1e-9
+    )
+    X, y = regression_data
+    with pytest.raises(ValueError, match="stem_stride only applies to architecture='cnn'"):
+        _estimator("regression", stem_stride=2).fit(X, y)
+    with pytest.raises(ValueError, match="stem_stride"):
+        _estimator("multiclass", architecture="cnn", stem_stride=0).fit(images, labels)
+
+
+def test_the_cache_advances_in_place_or_after_the_verdict_alike(multiclass_data):
+    """A stage that may be retried scores z_t without caching it, then advances the cache once
+    it passes; one that may not overwrites z_{t-1} in the scoring pass: the same model."""
+    X, y = multiclass_data
+    params = {"n_stages": 3, "n_iter_no_change": 2, "fine_tune_epochs": 1}
+    after = _estimator("multiclass", gamma_threshold=-1.0, **params).fit(X, y)  # always passes
+    in_place = _estimator("multiclass", gamma_threshold=None, **params).fit(X, y)
+    assert after.n_stages_ == in_place.n_stages_
+    np.testing.assert_array_equal(after.decision_function(X), in_place.decision_function(X))
+    np.testing.assert_array_equal(after.validation_score_, in_place.validation_score_)
+
+
 # -- learning -------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_cnn_digits_within_three_points_of_the_end_to_end_resnet():

@@ -82,11 +82,13 @@ class BoostResNetCost:
         self.records = []
         self.score: np.ndarray | None = None  # s_{t-1}(x_i, l), two columns for binary
         self.previous_edge = 0.0
-        self._history: list[tuple[np.ndarray | None, float]] = []
+        #: the state before the last accept, for one ``reject`` (only the last score is kept:
+        #: one array of the rows' scores, not one per stage)
+        self._before_last: tuple[np.ndarray | None, float] = (None, 0.0)
 
     def reject(self) -> None:
         self.records.pop()
-        self.score, self.previous_edge = self._history.pop()
+        self.score, self.previous_edge = self._before_last
 
     def loss(self, logits: Tensor, y: Tensor, sample_weight: Tensor | None) -> Tensor:
         return exponential_loss(logits, y, sample_weight)
@@ -130,7 +132,7 @@ class BoostResNetCost:
                 ),
             }
         )
-        self._history.append((self.score, self.previous_edge))
+        self._before_last = (self.score, self.previous_edge)
         self.score, self.previous_edge = score, edge_aux
         return StageScore(
             alpha,

@@ -218,7 +218,8 @@ class StageRule(Protocol):
     ``loss`` reads that score), or ``None`` when ``loss`` reads the head's logits. ``accept``
     is called once per stage, in order (stage 0 first), with the head's logits on the training
     and validation rows and the learned weight (``None`` when not learned); it returns the
-    stage's weight and scores. ``reject`` forgets the last accepted stage, ``reset`` all.
+    stage's weight and scores. ``reject`` forgets the last accepted stage (one level: it follows
+    an ``accept``), ``reset`` all.
     """
 
     weighted: str | None
@@ -344,29 +345,75 @@ class _Loop:
         kind = self.rule.weighted
         if kind is not None:
             module = _Weighted(module, kind, weight).to(next(module.parameters()).device)
+        optimizer = self.optimizer(list(module.parameters()))
         history = Trainer(
             module=module,
             loss_fn=self.rule.loss,
-            optimizer=self.optimizer(list(module.parameters())),
+            optimizer=optimizer,
             batch_size=self.batch_size,
             max_epochs=self.epochs if epochs is None else epochs,
         ).fit(train, val)
+        optimizer.zero_grad(set_to_none=True)  # a frozen stage keeps no gradient buffers
         return history, module.weight if isinstance(module, _Weighted) else None
 
-    @torch.no_grad()
-    def map(self, fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-        """``fn`` over row batches in eval mode (the frozen trunk; nothing kept for autograd)."""
-        self.net.eval()
+    def _rows_per_pass(self, x: Tensor, fn: Callable[[Tensor], Tensor]) -> int:
         width = max(1, int(x[:1].numel()), int(fn(x[:1]).numel()))
-        rows = max(1, self.max_batch_elements // width)
-        return torch.cat([fn(x[i : i + rows]) for i in range(0, len(x), rows)])
+        return max(1, self.max_batch_elements // width)
+
+    @torch.no_grad()
+    def map(
+        self, fn: Callable[[Tensor], Tensor], x: Tensor, *, out: Tensor | None = None
+    ) -> Tensor:
+        """``fn`` over row batches in eval mode (the frozen trunk; nothing kept for autograd),
+        written into ``out`` (a new tensor when ``None``; ``out=x`` advances a cache in place:
+        rows are independent in eval mode)."""
+        self.net.eval()
+        rows = self._rows_per_pass(x, fn)
+        for i in range(0, len(x), rows):
+            part = fn(x[i : i + rows])
+            if out is None:
+                out = part.new_empty((len(x), *part.shape[1:]))
+            out[i : i + rows] = part
+        assert out is not None  # (x has rows)
+        return out
+
+    @torch.no_grad()
+    def logits(
+        self,
+        head: int,
+        z: Tensor,
+        step: Callable[[Tensor], Tensor] | None = None,
+        *,
+        update: bool = False,
+    ) -> np.ndarray:
+        """Head ``head``'s logits on ``step(z)`` (on ``z`` without ``step``), in row batches;
+        ``update`` overwrites ``z`` with ``step(z)`` in the same pass, so that the next stage's
+        cache ``z_t`` takes the place of ``z_{t-1}`` without a second copy of the rows."""
+        self.net.eval()
+        module = self.net.heads[head]
+        advance = (lambda part: part) if step is None else step
+        rows = self._rows_per_pass(z, advance)
+        parts = []
+        for i in range(0, len(z), rows):
+            part = advance(z[i : i + rows])
+            if update and step is not None:
+                z[i : i + rows] = part
+            parts.append(module(part))
+        return _numpy(torch.cat(parts))
 
     def accept(
-        self, head: int, train: _Rows, val: _Rows | None, weight: float | None
+        self,
+        head: int,
+        train: _Rows,
+        val: _Rows | None,
+        weight: float | None,
+        step: Callable[[Tensor], Tensor] | None = None,
+        *,
+        update: bool = False,
     ) -> StageScore:
-        module = self.net.heads[head]
-        logits = _numpy(self.map(module, train.z))
-        logits_val = None if val is None else _numpy(self.map(module, val.z))
+        """The rule's verdict on head ``head`` over ``step(z)`` (``logits``, ``update``)."""
+        logits = self.logits(head, train.z, step, update=update)
+        logits_val = None if val is None else self.logits(head, val.z, step, update=update)
         return self.rule.accept(logits, logits_val, weight)
 
 
@@ -435,11 +482,15 @@ def fit_stagewise(
         for t in range(n_blocks + 1):
             begin, begin_cpu = time.perf_counter(), time.process_time()
             for attempt in range(max_retries + 1):
-                new, new_val, learned = _train_stage(loop, t, rows, rows_val, weight, attempt)
-                score = loop.accept(t, new, new_val, learned)
+                learned = _train_stage(loop, t, rows, rows_val, weight, attempt)
                 fit.epochs += epochs
+                # a stage that may be retried leaves z_{t-1} as it is until it passes
+                keep = t > 0 and gamma_threshold is not None and attempt < max_retries
+                rows, rows_val, score = _cache_stage(loop, t, rows, rows_val, learned, keep)
                 passed = t == 0 or gamma_threshold is None or bool(score.edge > gamma_threshold)
                 if passed:
+                    if keep:
+                        _advance(loop, t, rows, rows_val)
                     break
                 rule.reject()
             fit.stage_times.append(time.perf_counter() - begin)
@@ -454,7 +505,6 @@ def fit_stagewise(
                     stacklevel=3,
                 )
                 break
-            rows, rows_val = new, new_val
             weight = learned if learned is not None else weight
             fit.scores.append(score)
             fit.retries.append(attempt)
@@ -485,29 +535,57 @@ def _train_stage(
     rows_val: _Rows | None,
     weight: float,
     attempt: int,
-) -> tuple[_Rows, _Rows | None, float | None]:
-    """Train stage t (attempt 0, or a fresh start) on the cached rows; return the rows it
-    caches (``z_t``) and the learned head weight."""
+) -> float | None:
+    """Train stage t (attempt 0, or a fresh start) on the cached rows; return the learned head
+    weight (``None`` when the rule does not learn one)."""
     net = loop.net
     val = None if rows_val is None else rows_val.tensors
     if t == 0:
         _, learned = loop.train(
             _StageNet(net.stem, net.heads[0], residual=False), rows.tensors, val
         )
-        step: Callable[[Tensor], Tensor] = net.stem
-    else:
-        block, head = net.blocks[t - 1], net.heads[t]
-        if attempt > 0:
-            _redraw(block)
-        _zero_last(block)
-        head.load_state_dict(net.heads[t - 1].state_dict())
-        _, learned = loop.train(
-            _StageNet(block, head, residual=True), rows.tensors, val, weight=weight
-        )
-        step = _stepper(net, t - 1)
-    new = _Rows(loop.map(step, rows.z), rows.data)
-    new_val = None if rows_val is None else _Rows(loop.map(step, rows_val.z), rows_val.data)
-    return new, new_val, learned
+        return learned
+    block, head = net.blocks[t - 1], net.heads[t]
+    if attempt > 0:
+        _redraw(block)
+    _zero_last(block)
+    head.load_state_dict(net.heads[t - 1].state_dict())
+    _, learned = loop.train(_StageNet(block, head, residual=True), rows.tensors, val, weight=weight)
+    return learned
+
+
+def _cache_stage(
+    loop: _Loop,
+    t: int,
+    rows: _Rows,
+    rows_val: _Rows | None,
+    learned: float | None,
+    keep: bool,
+) -> tuple[_Rows, _Rows | None, StageScore]:
+    """Score stage t and cache its output: the rows of ``z_t`` and the rule's verdict.
+
+    Stage 0 caches ``z_0 = stem(x)`` in new tensors (the inputs stay as they are). Stage t >= 1
+    overwrites the cache ``z_{t-1}`` with ``z_t`` in the pass that scores head t, so that one
+    copy of the rows' features lives at a time (BoostResNet's memory is that of one block plus
+    the cache, ``bench/bench_memory.py``); with ``keep`` it scores without caching and leaves
+    ``z_{t-1}`` for a retry (``_advance`` caches it once the stage passes).
+    """
+    net = loop.net
+    if t == 0:
+        rows = _Rows(loop.map(net.stem, rows.z), rows.data)
+        if rows_val is not None:
+            rows_val = _Rows(loop.map(net.stem, rows_val.z), rows_val.data)
+        return rows, rows_val, loop.accept(0, rows, rows_val, learned)
+    step = _stepper(net, t - 1)
+    return rows, rows_val, loop.accept(t, rows, rows_val, learned, step, update=not keep)
+
+
+def _advance(loop: _Loop, t: int, rows: _Rows, rows_val: _Rows | None) -> None:
+    """``z_{t-1} -> z_t`` in place on the cached rows (block t, 1-based)."""
+    step = _stepper(loop.net, t - 1)
+    for part in (rows, rows_val):
+        if part is not None:
+            loop.map(step, part.z, out=part.z)
 
 
 def _zero_last(block: nn.Module) -> None:
@@ -552,7 +630,4 @@ def _fine_tune(
             fit.epochs += loop.epochs
         fit.scores.append(loop.accept(t, rows, rows_val, learned))
         if t < n_blocks:
-            step = _stepper(net, t)
-            rows = _Rows(loop.map(step, rows.z), train)
-            if rows_val is not None:
-                rows_val = _Rows(loop.map(step, rows_val.z), rows_val.data)
+            _advance(loop, t + 1, rows, rows_val)
