@@ -106,7 +106,7 @@ SIZES = {
         max_epochs=60,
         n_train=3_000,
         require_all=True,
-        n_trials=6,
+        n_trials=8,
     ),
 }
 

@@ -37,6 +37,11 @@ def test_lesion_rules_follow_the_numbers():
     assert outcome.held is True and "plain net: 0.910 → 0.115" in outcome.value
     # a plain net that survives its lesions: the claim does not hold
     assert _claim("veit-single-lesion").read(_lesion_report([0.85, 0.88])).held is False
+    # a plain net that never trained (intact near chance) settles nothing: open
+    untrained = _lesion_report([0.11, 0.1])
+    untrained["metrics"]["intact"]["plain net"] = [0.13, 0.12]
+    outcome = _claim("veit-single-lesion").read(untrained)
+    assert outcome.held is None and "did not train" in outcome.detail
     smooth = _claim("veit-smooth").read(report)
     assert smooth.held is True and smooth.value.startswith("intact: 0.955, 2: 0.925")
     report["metrics"]["random_mean"]["ResNet"]["8"] = [0.12, 0.11]  # a cliff from 4 to 8

@@ -42,7 +42,7 @@ def test_smoke_run_leaves_report_csv_and_figure_and_skips_next_time(tmp_path):
     frame = frame[frame["model"] != depth.EQUAL]
     e2e = frame[frame["model"] == "end-to-end"]
     assert (e2e["n_stages"] == e2e["depth"]).all()
-    assert {row["model"] for row in report["table"]} == set(depth.MODELS)
+    assert {row["model"] for row in report["table"]} == {*depth.MODELS, depth.EQUAL}
     assert set(report["metrics"]["train_accuracy_drop_at_deepest"]) == set(depth.MODELS)
     assert "## depth" in write_summary(tmp_path).read_text()
     assert_claims_read("depth", report)
