@@ -14,7 +14,7 @@ STUDIES := compare-tabular compare-image gradient-flow lesion alignment paths de
 SIZE ?= quick
 RUN_ON = $(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
-.PHONY: install test lint bench demo docs docs-check data clean experiments experiments-full $(STUDIES)
+.PHONY: install test lint bench demo docs docs-check data clean experiments experiments-full results $(STUDIES)
 
 install: $(STAMP)
 
@@ -58,6 +58,15 @@ experiments: $(STAMP)
 
 experiments-full: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m experiments --size full $(if $(FORCE),--force) $(RUN_ON)
+
+# The results of record: every study at its paper size (5 seeds) into the tracked docs/results/,
+# on WORKERS Dask worker processes (default 2: one per core; each seed runs on one thread).
+# Finished runs are skipped and an interrupted run resumes from its finished seeds; then
+# docs/results/CLAIMS.md and the README's results block are rebuilt. Needs `make data`.
+WORKERS ?= 2
+results: $(STAMP)
+	MPLBACKEND=Agg $(PY) -m experiments --size paper --output docs/results $(if $(WORKERS),--workers $(WORKERS)) $(if $(FORCE),--force)
+	$(PY) -m experiments._record --output docs/results --readme README.md
 
 $(STUDIES): $(STAMP)
 	MPLBACKEND=Agg $(PY) -m experiments $@ --size $(SIZE) $(if $(FORCE),--force) $(RUN_ON)

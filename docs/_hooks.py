@@ -10,9 +10,12 @@
   ``set_params`` and ``score`` are scikit-learn's own, and the index page says so).
 - **Gallery** (``gallery.md``): every figure the tutorials show, each linking to the section of
   its tutorial.
-- **Results** (``results.md``): the studies' tables and figures, read from the results of
-  record in ``docs/results/`` when it holds finished runs, else from ``results/`` (what
-  ``make experiments`` writes), saying which folder and which sizes the numbers come from.
+- **Results** (``results.md``): first the claims of `experiments._record`, each a row with
+  fboost's number and spread, the published number and whether it held, read from the results
+  of record in ``docs/results/`` (or, when those runs are missing, which runs are missing);
+  then the studies' tables and figures, read from ``docs/results/`` when it holds finished runs,
+  else from ``results/`` (what ``make experiments`` writes), saying which folder and which sizes
+  the numbers come from.
 """
 
 from __future__ import annotations
@@ -245,11 +248,46 @@ def results_source() -> tuple[Path | None, list[Path]]:
     return None, []
 
 
-def results_page(root: Path | None, runs: list[Path]) -> str:
+def claims_section(record: Path) -> str:
+    """The claims of `experiments._record` read from the results of record at ``record``."""
+    from experiments import _record
+
+    results = _record.evaluate(record)
+    lines = ["## Claims\n"]
+    missing = _record.missing_runs(record)
+    if len(missing) == len({f"{c.study}/{c.config}" for c in _record.CLAIMS}):
+        lines.append(
+            "The results of record have not been run yet: `make results` runs every study at "
+            f"its `{_record.CONFIG}` size into `docs/results/`, and this table then gives "
+            "fboost's numbers and whether each claim held. Missing runs: "
+            + ", ".join(f"`{m}`" for m in missing)
+            + ".\n"
+        )
+    else:
+        held = sum(1 for _, outcome, _ in results if outcome is not None and outcome.held)
+        lines.append(
+            f"From the results of record (`docs/results/`, size `{_record.CONFIG}`): {held} of "
+            f"{len(results)} claims held. Each rule is computed from the per-seed numbers of "
+            "the run's `report.json` (`experiments/_record.py`); the rules and their inputs are "
+            "in `docs/results/CLAIMS.md`."
+            + (
+                " Runs still missing: " + ", ".join(f"`{m}`" for m in missing) + "."
+                if missing
+                else ""
+            )
+            + "\n"
+        )
+    lines.append(
+        _record.claims_table(results, link=lambda c: f"results/{c.study}/{c.config}/{c.figure}")
+    )
+    return "\n".join(lines)
+
+
+def results_page(root: Path | None, runs: list[Path], record: Path | None = None) -> str:
     from experiments._runner import REPORT
     from experiments._summary import markdown_table
 
-    lines = ["# Results\n"]
+    lines = ["# Results\n", claims_section(DOCS / "results" if record is None else record)]
     if root is None:
         lines.append(
             "No finished study was found when this site was built: neither `docs/results/` "

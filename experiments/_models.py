@@ -51,7 +51,14 @@ def _tree(engine: str) -> Callable[[Any, Any, int], Any]:
         from fboost import TreeBoostingClassifier, TreeBoostingRegressor
 
         cls = TreeBoostingRegressor if _is_regression(data) else TreeBoostingClassifier
-        return cls(engine=engine, n_stages=_size(config, "n_stages", 100), random_state=seed)
+        return cls(
+            engine=engine,
+            n_stages=_size(config, "n_stages", 100),
+            learning_rate=float(getattr(config, "tree_learning_rate", 0.1)),
+            subsample=float(getattr(config, "tree_subsample", 1.0)),
+            colsample_bytree=float(getattr(config, "tree_colsample", 1.0)),
+            random_state=seed,
+        )
 
     return make
 
@@ -69,13 +76,16 @@ def _resnet(data: Any, config: Any, seed: int) -> Any:
 
 
 def _boostresnet(data: Any, config: Any, seed: int) -> Any:
-    """BoostResNet with the end-to-end ResNet's blocks; its epoch cap split over the stages."""
+    """BoostResNet with the end-to-end ResNet's blocks; its epoch cap split over the stages
+    (or ``config.epochs_per_stage`` when the config sets it)."""
     from fboost import BoostResNetClassifier, BoostResNetRegressor
 
     cls = BoostResNetRegressor if _is_regression(data) else BoostResNetClassifier
+    split = max(1, _size(config, "max_epochs", 100) // _size(config, "n_blocks", 3))
+    per_stage = getattr(config, "epochs_per_stage", None)
     return cls(
         n_stages=_size(config, "n_blocks", 3),
-        epochs_per_stage=max(1, _size(config, "max_epochs", 100) // _size(config, "n_blocks", 3)),
+        epochs_per_stage=split if per_stage is None else int(per_stage),
         random_state=seed,
         **_image_params(data, config),
     )

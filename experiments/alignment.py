@@ -69,6 +69,17 @@ SIZES = {
         n_neural_stages=30,
         max_epochs=150,
     ),
+    # the four models of the claims, on the two regression / classification sets of the quick
+    # size and breast_cancer
+    "paper": Config(
+        name="paper",
+        seeds=(0, 1, 2, 3, 4),
+        datasets=("friedman1", "wine", "breast_cancer"),
+        models=("TreeBoosting[lightgbm]", "ResNet", "BoostResNet", "ResFGB"),
+        n_stages=100,
+        n_blocks=8,
+        max_epochs=100,
+    ),
 }
 
 

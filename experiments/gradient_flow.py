@@ -89,6 +89,8 @@ SIZES = {
         name="quick", seeds=(0, 1, 2), n_train=1000, depths=(2, 4, 8, 16, 32, 64), max_epochs=3
     ),
     "full": Config(name="full", seeds=(0, 1, 2, 3, 4), max_epochs=10),
+    # He et al.'s eq. 5 from 2 to 128 blocks, at initialisation and after 20 epochs
+    "paper": Config(name="paper", seeds=(0, 1, 2, 3, 4), max_epochs=20),
 }
 
 

@@ -118,6 +118,18 @@ SIZES = {
         sweep_seeds=1,
     ),
     "full": Config(name="full", seeds=(0, 1, 2, 3, 4)),
+    # Veit et al.'s depth: 54 blocks (their 110-layer CIFAR ResNet); k up to 16 removed
+    "paper": Config(
+        name="paper",
+        seeds=(0, 1, 2, 3, 4),
+        n_stages=54,
+        max_epochs=30,
+        ks=(1, 2, 4, 8, 16),
+        n_repeats=10,
+        swaps=(1, 2, 4, 8, 16),
+        sweep_depths=(2, 8, 24, 54),
+        sweep_seeds=2,
+    ),
 }
 
 
@@ -240,7 +252,11 @@ def combine(config: Config, parts: dict[int, dict[str, Any]], output: Path) -> d
         save_figure(plot_reorder(table_reorder, config, chance), output, "reorder.png"),
         save_figure(plot_sweep(sweep, config), output, "stage_weights.png"),
     ]
-    metrics = {"seeds": list(config.seeds), "score": "test " + _score_name(data.task)}
+    metrics = {
+        "seeds": list(config.seeds),
+        "score": "test " + _score_name(data.task),
+        "chance": chance,  # 1 / classes; None for regression
+    }
     return {
         "metrics": metrics
         | per_seed

@@ -85,6 +85,8 @@ SIZES = {
     ),
     "quick": Config(name="quick", seeds=(0, 1, 2), max_epochs=10, n_measure=256, n_paths=10),
     "full": Config(name="full", seeds=(0, 1, 2, 3, 4)),
+    # Veit et al.'s 54 blocks, 30 paths per length, after 20 epochs
+    "paper": Config(name="paper", seeds=(0, 1, 2, 3, 4)),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,9 @@ import pytest
 
 from experiments import gradient_flow, lesion, paths
 from experiments._runner import run_study
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _claims_check import assert_claims_read  # noqa: E402
 
 STUDIES = {
     "gradient_flow": (gradient_flow, ["block_gradients.csv", "ratios.csv"]),
@@ -73,6 +77,7 @@ def test_smoke_run_through_the_runner(study, tmp_path, monkeypatch):
     _check_files(result.path, csv_files)
     check = {"gradient_flow": _check_gradient_flow, "lesion": _check_lesion, "paths": _check_paths}
     check[study](result.path, result.report["metrics"])
+    assert_claims_read(study, result.report)
 
 
 def _check_files(path: Path, csv_files: list[str]) -> None:
