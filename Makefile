@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TORCH_VERSION := 2.13.0
 # Keep the suite to the machine's two cores; torch and LightGBM otherwise oversubscribe under xdist.
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 # The studies of experiments/: `make <study>` runs one (SIZE=smoke|quick|full, FORCE=1 redoes it).
 # WORKERS=N runs the seeds on a Dask LocalCluster of N processes, SCHEDULER=tcp://host:8786 on a
 # running Dask cluster (docs/cluster.md); neither: one after another in this process.
@@ -63,7 +63,7 @@ experiments-full: $(STAMP)
 # on WORKERS Dask worker processes (default 2: one per core; each seed runs on one thread).
 # Finished runs are skipped and an interrupted run resumes from its finished seeds; then
 # docs/results/CLAIMS.md and the README's results block are rebuilt. Needs `make data`.
-WORKERS ?= 2
+results: WORKERS ?= 2
 results: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m experiments --size paper --output docs/results $(if $(WORKERS),--workers $(WORKERS)) $(if $(FORCE),--force)
 	$(PY) -m experiments._record --output docs/results --readme README.md

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import os
 import re
 import subprocess
 import sys
@@ -215,7 +216,12 @@ def test_the_cluster_page_shows_commands_that_exist():
     makes = [line.split("#")[0].split() for line in lines if line.startswith("make ")]
     assert any("WORKERS=2" in make for make in makes)
     for make in makes:
-        done = subprocess.run(["make", "-n", *make[1:]], cwd=ROOT, capture_output=True, text=True)
+        # under `make test` the parent's MAKEFLAGS/MAKELEVEL would add "make[1]: ..." lines
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+        done = subprocess.run(
+            ["make", "-n", "--no-print-directory", *make[1:]],
+            cwd=ROOT, capture_output=True, text=True, env=env,
+        )  # fmt: skip
         assert done.returncode == 0, done.stderr
         command = done.stdout.strip().splitlines()[-1]
         assert "-m experiments" in command
