@@ -48,7 +48,9 @@ def _name_argument(exc: Exception, name: str) -> Exception:
     """Re-raise an input error (same type) so that its message names the argument at fault."""
     msg = str(exc)
     if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", msg):
-        return exc
+        # a new exception, never ``exc`` itself: ``raise exc from exc`` makes an exception its
+        # own cause, a cycle that distributed's traceback walk never leaves
+        return type(exc)(msg)
     return type(exc)(f"{name}: {msg}")
 
 

@@ -196,3 +196,18 @@ def test_nan_in_X_follows_the_learner():
         assert np.isfinite(model.fit(X, y).predict(X)).all()
     for model in (TreeBoostingRegressor(engine="sklearn"), FunctionalBoostingRegressor(Ridge())):
         assert not model.__sklearn_tags__().input_tags.allow_nan
+
+
+def test_a_named_input_error_is_never_its_own_cause():
+    """An error whose message already names the argument is re-raised as a new exception of the
+    same type and message, chained to the original, never as its own cause (a cycle)."""
+    from fboost.base import _name_argument
+
+    original = ValueError("X contains NaN")
+    try:
+        raise _name_argument(original, "X") from original
+    except ValueError as exc:
+        assert exc is not original and exc.__cause__ is original
+        assert str(exc) == "X contains NaN" and original.__cause__ is None
+    renamed = _name_argument(TypeError("bad dtype"), "y")
+    assert type(renamed) is TypeError and str(renamed) == "y: bad dtype"
