@@ -39,7 +39,14 @@ from sklearn.utils.validation import _assert_all_finite, _check_sample_weight, c
 
 from . import _numeric
 from ._categorical import CategoricalEncoding, category_columns
-from ._lightgbm import _METRIC, _NATIVE, _MultinomialTrainLoss, lightgbm_init_raw, stage_model
+from ._lightgbm import (
+    _METRIC,
+    _NATIVE,
+    _MultinomialTrainLoss,
+    eval_pairs,
+    lightgbm_init_raw,
+    stage_model,
+)
 from ._training import progress_bar
 from .base import _check_label_types
 
@@ -548,22 +555,8 @@ def _as_float(y: np.ndarray) -> np.ndarray:
 
 def _eval_sets(est: Any, eval_set: Any, eval_sample_weight: Any) -> list[tuple[str, Any, Any, Any]]:
     """``eval_set`` pairs of Dask collections, validated and encoded like the training data."""
-    if eval_set is None:
-        if eval_sample_weight is not None:
-            raise ValueError("eval_sample_weight is given but eval_set is None")
-        return []
-    if isinstance(eval_set, tuple) and len(eval_set) == 2 and not isinstance(eval_set[0], tuple):
-        eval_set = [eval_set]
-    eval_set = list(eval_set)
-    weights = [None] * len(eval_set) if eval_sample_weight is None else list(eval_sample_weight)
-    if len(weights) != len(eval_set):
-        raise ValueError(
-            f"eval_sample_weight has {len(weights)} entries for {len(eval_set)} eval_set pairs"
-        )
     sets = []
-    for i, (pair, w) in enumerate(zip(eval_set, weights, strict=True)):
-        if not isinstance(pair, tuple | list) or len(pair) != 2:
-            raise ValueError(f"eval_set[{i}] must be an (X, y) pair, got {type(pair).__name__}")
+    for i, pair, w in eval_pairs(eval_set, eval_sample_weight):
         if not is_dask(pair[0]):
             raise TypeError(
                 f"eval_set[{i}]: X must be a Dask collection when the training X is one, got "

@@ -605,3 +605,27 @@ def check_lgb_params(lgb_params: dict[str, Any] | None, named: dict[str, Any]) -
             )
         out[key] = value
     return out
+
+
+def eval_pairs(eval_set: Any, eval_sample_weight: Any) -> list[tuple[int, Any, Any]]:
+    """``fit(eval_set=..., eval_sample_weight=...)`` as ``(index, (X, y), weight)`` triples: one
+    ``(X, y)`` pair or a list of them, weights one per pair (or None); shape errors name the
+    argument. Both engines and the Dask path validate each pair's contents themselves."""
+    if eval_set is None:
+        if eval_sample_weight is not None:
+            raise ValueError("eval_sample_weight is given but eval_set is None")
+        return []
+    if isinstance(eval_set, tuple) and len(eval_set) == 2 and not isinstance(eval_set[0], tuple):
+        eval_set = [eval_set]
+    eval_set = list(eval_set)
+    weights = [None] * len(eval_set) if eval_sample_weight is None else list(eval_sample_weight)
+    if len(weights) != len(eval_set):
+        raise ValueError(
+            f"eval_sample_weight has {len(weights)} entries for {len(eval_set)} eval_set pairs"
+        )
+    triples = []
+    for i, (pair, w) in enumerate(zip(eval_set, weights, strict=True)):
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise ValueError(f"eval_set[{i}] must be an (X, y) pair, got {type(pair).__name__}")
+        triples.append((i, pair, w))
+    return triples

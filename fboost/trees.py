@@ -23,7 +23,13 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from . import _dask, _numeric
 from . import _tree_shap as tree_shap
 from ._categorical import CategoricalEncoding
-from ._lightgbm import LightGBMModel, check_lgb_params, fit_lightgbm, lightgbm_objective
+from ._lightgbm import (
+    LightGBMModel,
+    check_lgb_params,
+    eval_pairs,
+    fit_lightgbm,
+    lightgbm_objective,
+)
 from ._training import split_validation
 from .base import AdditiveClassifierMixin, AdditiveEstimator, AdditiveRegressorMixin
 from .function_space import TreeNewtonFitter, fit_estimator_stages
@@ -270,26 +276,8 @@ class _TreeBoostingBase(AdditiveEstimator):
     def _validate_eval_sets(
         self, eval_set: Any, eval_sample_weight: Any
     ) -> list[tuple[str, Any, np.ndarray, np.ndarray]]:
-        if eval_set is None:
-            if eval_sample_weight is not None:
-                raise ValueError("eval_sample_weight is given but eval_set is None")
-            return []
-        if (
-            isinstance(eval_set, tuple)
-            and len(eval_set) == 2
-            and not isinstance(eval_set[0], tuple)
-        ):
-            eval_set = [eval_set]
-        eval_set = list(eval_set)
-        weights = [None] * len(eval_set) if eval_sample_weight is None else list(eval_sample_weight)
-        if len(weights) != len(eval_set):
-            raise ValueError(
-                f"eval_sample_weight has {len(weights)} entries for {len(eval_set)} eval_set pairs"
-            )
         sets = []
-        for i, (pair, w) in enumerate(zip(eval_set, weights, strict=True)):
-            if not isinstance(pair, tuple | list) or len(pair) != 2:
-                raise ValueError(f"eval_set[{i}] must be an (X, y) pair, got {type(pair).__name__}")
+        for i, pair, w in eval_pairs(eval_set, eval_sample_weight):
             try:
                 X_eval = self._validate_X(pair[0])
             except ValueError as exc:

@@ -54,7 +54,7 @@ from sklearn.utils import check_random_state
 from torch import Tensor, nn
 
 from .._training import seed_from
-from ._train import TensorData, Trainer, TrainHistory, batch_slices
+from ._train import TensorData, Trainer, TrainHistory, batch_slices, finite_epoch_loss
 
 __all__ = [
     "Group",
@@ -327,12 +327,7 @@ class DistributedTrainer(Trainer):
             total[1] += weight
         total = total.to(self.group.device)
         dist.all_reduce(total)
-        mean = float(total[0].item()) / float(total[1].item())
-        if not np.isfinite(mean):
-            raise FloatingPointError(
-                f"training diverged: the training loss is {mean}; lower lr or check the data"
-            )
-        return mean
+        return finite_epoch_loss(float(total[0].item()) / float(total[1].item()))
 
     def train_step(self, batch: TensorData) -> Tensor:
         """One DDP step on this rank's batch (gradients averaged over the ranks)."""

@@ -167,6 +167,15 @@ def adamw(
     return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay, fused=fused)
 
 
+def finite_epoch_loss(mean: float) -> float:
+    """An epoch's mean training loss, or ``FloatingPointError`` when training diverged."""
+    if not np.isfinite(mean):
+        raise FloatingPointError(
+            f"training diverged: the training loss is {mean}; lower lr or check the data"
+        )
+    return mean
+
+
 @dataclass
 class Trainer:
     """Minibatch training with a validation-based early stop and best-weight restore.
@@ -280,12 +289,7 @@ class Trainer:
         for index in self.batches(len(data), shuffle=True, device=data.X.device):
             batch = data.rows(index)
             total += self.train_step(batch).detach() * _total_weight(batch)
-        mean = float(total.item()) / float(_total_weight(data))
-        if not np.isfinite(mean):
-            raise FloatingPointError(
-                f"training diverged: the training loss is {mean}; lower lr or check the data"
-            )
-        return mean
+        return finite_epoch_loss(float(total.item()) / float(_total_weight(data)))
 
     def train_step(self, batch: TensorData) -> Tensor:
         """One optimizer step on one batch; returns the batch loss."""
