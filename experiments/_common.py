@@ -74,8 +74,9 @@ def table_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def mean_sd(values: Iterable[Any]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value) over the finite values."""
-    array = np.asarray([float(v) for v in values], dtype=np.float64)
+    """Mean and sample standard deviation (0 for a single value) over the finite values
+    (``None``, a missing number in a report, counts as NaN)."""
+    array = np.asarray([np.nan if v is None else float(v) for v in values], dtype=np.float64)
     array = array[np.isfinite(array)]
     if array.size == 0:
         return float("nan"), float("nan")

@@ -174,10 +174,19 @@ def _chance(metrics: dict[str, Any]) -> float:
 
 
 def _veit_single(report: dict[str, Any]) -> Outcome:
+    """The ResNet against the VGG-depth plain net (Veit et al.'s comparison); the plain net of
+    the ResNet's depth is reported beside them. Reports without the VGG-depth net (older runs)
+    compare with the same-depth plain net."""
     metrics = _get(report, "metrics")
     chance = _chance(metrics)
+    shallow = "plain net (VGG depth)"
+    names = (
+        ["ResNet", shallow, "plain net"]
+        if shallow in metrics["intact"]
+        else ["ResNet", "plain net"]
+    )
     parts, verdict = [], []
-    for name in ("ResNet", "plain net"):
+    for name in names:
         intact = _get(metrics, "intact", name)
         single = _get(metrics, "single_mean", name)
         kept, _, n = mean_sd(_retained(single, intact, chance))
@@ -185,16 +194,22 @@ def _veit_single(report: dict[str, Any]) -> Outcome:
         s_mean, s_sd, _ = mean_sd(single)
         parts.append(f"{name}: {fmt(i_mean)} → {fmt(s_mean, s_sd)}")
         verdict.append((name, kept, i_mean))
-    resnet, plain = verdict
+    resnet, plain = verdict[0], verdict[1]
     trained = plain[2] - chance >= 0.3
     # an untrained plain net has nothing to lose: the rule cannot be applied (open, not false)
     held = (resnet[1] >= 0.8 and plain[1] <= 0.2) if trained else None
     blocks = _get(report, "config", "n_stages")
+    depths = f"T = {blocks} blocks"
+    if plain[0] == shallow:
+        depths += f", the VGG-depth plain net {_get(report, 'config', 'plain_depth')}"
+    kept = ", ".join(f"{name} {share:.2f}" for name, share, _ in verdict)
     detail = (
-        f"T = {blocks} blocks; share of the above-chance accuracy kept after one block is removed "
-        f"(mean over blocks and seeds): ResNet {resnet[1]:.2f}, plain net {plain[1]:.2f}; "
-        f"chance {chance:.2f}" + ("" if trained else "; the intact plain net did not train")
+        f"{depths}; share of the above-chance accuracy kept after one block is removed (mean "
+        f"over blocks and seeds): {kept}; chance {chance:.2f}"
+        + ("" if trained else f"; the intact {plain[0]} did not train")
     )
+    if len(verdict) > 2 and verdict[2][2] - chance < 0.3:
+        detail += f"; the plain net of {blocks} blocks did not train (He et al.'s degradation)"
     return Outcome(f"{'; '.join(parts)} ({n} seeds)", held, detail)
 
 
@@ -460,12 +475,14 @@ CLAIMS: tuple[Claim, ...] = (
         "lesion",
         VEIT,
         "Removing one block from a deep ResNet (at least 50 blocks) costs little; removing one "
-        "layer from a plain net of the same depth drops it to chance.",
+        "block from a plain net of VGG's depth drops it to chance (a plain net of the ResNet's "
+        "depth does not train).",
         "CIFAR-10, 110-layer ResNet (54 blocks): single-block removals barely change the error, "
         "while any single removal from a VGG net gives chance (Veit et al. 2016, Sec. 4.1, Fig. 3)",
         "the ResNet keeps >= 80% of its above-chance accuracy after one block is removed (mean "
-        "over blocks and seeds) and the plain net keeps <= 20% of its own; open when the intact "
-        "plain net is less than 0.3 above chance (it did not train, so it has nothing to lose)",
+        "over blocks and seeds) and the VGG-depth plain net keeps <= 20% of its own; open when "
+        "the intact plain net is less than 0.3 above chance (it did not train, so it has "
+        "nothing to lose)",
         "lesion.png",
         _veit_single,
     ),

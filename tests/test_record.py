@@ -42,6 +42,19 @@ def test_lesion_rules_follow_the_numbers():
     untrained["metrics"]["intact"]["plain net"] = [0.13, 0.12]
     outcome = _claim("veit-single-lesion").read(untrained)
     assert outcome.held is None and "did not train" in outcome.detail
+    # Veit et al.'s comparison: a plain net of VGG's depth, when the report has one; the plain
+    # net of the ResNet's depth (here untrained) is then only reported
+    vgg = _lesion_report([0.11, 0.1])
+    vgg["config"]["plain_depth"] = 8
+    vgg["metrics"]["intact"]["plain net"] = [0.13, 0.12]
+    vgg["metrics"]["intact"]["plain net (VGG depth)"] = [0.95, 0.97]
+    vgg["metrics"]["single_mean"]["plain net (VGG depth)"] = [0.12, 0.1]
+    outcome = _claim("veit-single-lesion").read(vgg)
+    assert outcome.held is True and "plain net (VGG depth): 0.960 → 0.110" in outcome.value
+    assert "VGG-depth plain net 8" in outcome.detail
+    assert "plain net of 54 blocks did not train" in outcome.detail
+    vgg["metrics"]["single_mean"]["plain net (VGG depth)"] = [0.9, 0.9]
+    assert _claim("veit-single-lesion").read(vgg).held is False
     smooth = _claim("veit-smooth").read(report)
     assert smooth.held is True and smooth.value.startswith("intact: 0.955, 2: 0.925")
     report["metrics"]["random_mean"]["ResNet"]["8"] = [0.12, 0.11]  # a cliff from 4 to 8

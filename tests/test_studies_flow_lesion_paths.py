@@ -124,7 +124,15 @@ def _check_lesion(path: Path, metrics: dict) -> None:
         + config.n_stages
         + sum(min(config.n_repeats, _comb(config.n_stages, k)) for k in config.ks)
     )
-    assert (frame.groupby(["seed", "model"]).size() == expected).all()
+    sizes = frame.groupby(["seed", "model"]).size()
+    assert (sizes.drop(lesion.SHALLOW, level="model") == expected).all()
+    # the VGG-depth plain net: plain_depth blocks, single-block lesions only (k = 1)
+    depth = config.plain_depth
+    assert (
+        sizes.xs(lesion.SHALLOW, level="model") == 1 + depth + min(config.n_repeats, depth)
+    ).all()
+    shallow = frame[frame["model"] == lesion.SHALLOW]
+    assert set(shallow["k"]) == {0, 1} and shallow["stage"].max() == depth
     assert set(frame["model"]) == set(lesion.MODELS)
     # the networks again, BatchNorm re-estimated after each removal
     again = pd.read_csv(path / "lesion_recalibrated.csv")
