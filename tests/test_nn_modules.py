@@ -47,11 +47,37 @@ def _conv(**kwargs):
         (_conv, {"kernel_size": 4}, ValueError, r"kernel_size must be odd, however: kernel_size=4"),
         (_conv, {"stem_stride": 0}, ValueError, r"stem_stride must be positive"),
         (_conv, {"n_blocks": True}, TypeError, r"n_blocks must be an int"),
+        (_conv, {"channels_last": 1}, TypeError, r"channels_last must be a bool, however"),
     ],
 )
 def test_constructors_validate_eagerly(make, kwargs, error, message):
     with pytest.raises(error, match=message):
         make(**kwargs)
+
+
+@pytest.mark.parametrize("stem_stride", [1, 2])
+def test_conv_channels_last_is_a_layout_only(stem_stride):
+    """channels_last (the default) stores the conv weights NHWC: same shapes, same function and
+    gradients as the NCHW network from the same seed, on input in either layout."""
+    nets = {}
+    for layout in (True, False):
+        torch.manual_seed(0)
+        nets[layout] = _conv(stem_stride=stem_stride, channels_last=layout).double().eval()
+    weights = [m.weight for m in nets[True].modules() if isinstance(m, torch.nn.Conv2d)]
+    assert weights and all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)
+    assert not nets[False].stem.weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(5, 2, 7, 7, dtype=torch.float64)
+    for inp in (x, x.contiguous(memory_format=torch.channels_last)):
+        z = nets[True].stem(inp)
+        assert z.is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(nets[True](inp), nets[False](x), rtol=1e-10, atol=1e-12)
+    grads = {}
+    for layout, net in nets.items():
+        net.zero_grad()
+        net.train()(x).square().sum().backward()
+        grads[layout] = [p.grad.clone() for p in net.parameters()]
+    for a, b in zip(grads[True], grads[False], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11)
 
 
 def test_shapes_and_backbone():

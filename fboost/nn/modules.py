@@ -508,6 +508,13 @@ class ConvResNet(ResidualTrunk):
         ``p_t = 1 - t / T * p_L`` (Huang et al. 2016). In train mode each block is dropped with
         probability ``1 - p_t`` per forward pass (per minibatch); in eval mode its branch is
         scaled by ``p_t``, as in the paper. Needs ``skip=True``.
+    channels_last : bool, default=True
+        Store the convolution weights channels-last (NHWC, ``torch.channels_last``), so that
+        the convolutions run in that layout (oneDNN on a CPU, cuDNN on CUDA) and so do the
+        feature maps they produce. Shapes are unchanged and values equal up to floating-point
+        rounding; the input may come in either layout. On the project's 2-core CPU a training
+        step took 0.75 of the time at 64 channels and 28x28 and 0.95 at the estimators'
+        default (32 channels, stride-2 stem); ``make bench ARGS=resnet`` measures it.
 
     Examples
     --------
@@ -534,12 +541,14 @@ class ConvResNet(ResidualTrunk):
         batch_norm: bool = True,
         stage_weights: str = "fixed",
         stochastic_depth: float = 0.0,
+        channels_last: bool = True,
     ) -> None:
         super().__init__()
         d_in, d_block = _positive("d_in", d_in), _positive("d_block", d_block)
         n_blocks = _positive("n_blocks", n_blocks)
         d_hidden = d_block if d_hidden is None else _positive("d_hidden", d_hidden)
         stem_stride = _positive("stem_stride", stem_stride)
+        channels_last = _flag("channels_last", channels_last)
         blocks = [
             ConvBlock(
                 d_block=d_block,
@@ -556,3 +565,5 @@ class ConvResNet(ResidualTrunk):
         if d_out is not None:
             head = LinearHead(d_in=d_block, d_out=d_out, batch_norm=batch_norm, pool=True)
         _init_trunk(self, stem, blocks, head, skip, stage_weights, stochastic_depth)
+        if channels_last:
+            self.to(memory_format=torch.channels_last)  # only the 4-D conv weights change
