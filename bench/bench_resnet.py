@@ -290,41 +290,6 @@ def _compiled(quick: bool) -> dict[str, Any]:
     return result
 
 
-def _channels_last(quick: bool) -> dict[str, Any]:
-    """The minimal loop on a ``ConvResNet`` with NCHW and with channels-last conv weights.
-
-    Two shapes on 28x28 single-channel images: the estimators' default CNN (32 channels,
-    stride-2 stem, 3 blocks) and a wide one at full resolution (64 channels, stride 1), where
-    the convolutions dominate. Same initial weights, data, batch size and epochs; runs
-    interleaved. The ratio is the channels-last time over the NCHW time (< 1: faster).
-    """
-    n, repeat = (512, 2) if quick else (2048, 3)
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(n, 1, 28, 28)).astype(np.float32)
-    y = rng.randint(0, 10, size=n)
-    shapes = {"default_cnn": {"d_block": 32, "stem_stride": 2}, "wide_cnn": {"d_block": 64}}
-    out: dict[str, Any] = {}
-    for shape, kwargs in shapes.items():
-
-        def loop(channels_last: bool, kwargs: dict[str, Any] = kwargs) -> Callable[[], None]:
-            def run() -> None:
-                torch.manual_seed(0)
-                net = ConvResNet(
-                    d_in=1, d_out=10, n_blocks=3, channels_last=channels_last, **kwargs
-                )
-                _minimal_loop(
-                    net, torch.nn.functional.cross_entropy, X, y,
-                    epochs=1, batch_size=256, lr=1e-3, weight_decay=0.0, fused=True,
-                )  # fmt: skip
-
-            return run
-
-        t = _interleaved({"nchw": loop(False), "channels_last": loop(True)}, repeat)
-        out[shape] = {"nchw_s": t["nchw"], "channels_last_s": t["channels_last"], **kwargs}
-        out[f"{shape}_time_ratio"] = t["channels_last"] / t["nchw"]
-    return out
-
-
 def _cnn_default(quick: bool) -> dict[str, Any]:
     """The default CNN on 28x28 digits: accuracy and time (the estimator's CPU-sizing claim)."""
     from fboost.datasets import load_dataset
@@ -351,7 +316,6 @@ def run(quick: bool) -> dict[str, Any]:
     tab, conv = _tabular(quick), _conv(quick)
     cnn_default = _cnn_default(quick)
     compiled = _compiled(quick)
-    layout = _channels_last(quick)
     sps, gflops = {**tab["samples_per_s"], **conv["samples_per_s"]}, tab["gflops"]
     skorch_ratios = (
         {
@@ -367,8 +331,6 @@ def run(quick: bool) -> dict[str, Any]:
             "cnn_default_test_accuracy": cnn_default["test_accuracy"],
             "cnn_default_fit_wall_s": cnn_default["fit_wall_s"],
             "torch_compile_throughput_vs_eager": compiled["compiled_over_eager_throughput"],
-            "channels_last_time_vs_nchw_default_cnn": layout["default_cnn_time_ratio"],
-            "channels_last_time_vs_nchw_wide_cnn": layout["wide_cnn_time_ratio"],
             **skorch_ratios,
             "fit_throughput_vs_minimal_loop": sps["resnet_fit"] / sps["minimal_torch_loop"],
             "fit_throughput_vs_minimal_loop_fused_adamw": sps["resnet_fit"]
@@ -386,7 +348,6 @@ def run(quick: bool) -> dict[str, Any]:
         },
         "cnn_default": cnn_default,
         "torch_compile": compiled,
-        "channels_last": layout,
         "targets": {
             "cnn_default_test_accuracy": 0.97,
             "cnn_default_fit_wall_s": 180.0,

@@ -566,4 +566,7 @@ class ConvResNet(ResidualTrunk):
             head = LinearHead(d_in=d_block, d_out=d_out, batch_norm=batch_norm, pool=True)
         _init_trunk(self, stem, blocks, head, skip, stage_weights, stochastic_depth)
         if channels_last:
-            self.to(memory_format=torch.channels_last)  # only the 4-D conv weights change
+            for module in self.modules():
+                if isinstance(module, nn.Conv2d):
+                    weight = module.weight.data
+                    module.weight.data = weight.contiguous(memory_format=torch.channels_last)
