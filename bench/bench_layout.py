@@ -1,4 +1,4 @@
-"""Channels-last convolutions: ``ConvResNet(channels_last=True)`` (the default) against NCHW.
+"""Channels-last convolutions: ``ConvResNet(channels_last=True)`` against NCHW (the default).
 
 The minimal training loop of :mod:`bench.bench_resnet` on the same ``ConvResNet`` built with
 NCHW and with channels-last conv weights (``torch.channels_last``: oneDNN's CPU convolutions
@@ -84,6 +84,7 @@ def run(quick: bool) -> dict[str, Any]:
             "channels_last_time_vs_nchw_default_cnn": layout["default_cnn_time_ratio"],
             "channels_last_time_vs_nchw_wide_cnn": layout["wide_cnn_time_ratio"],
         },
+        # below 1.0 at the estimators' default CNN would make channels-last worth a default
         "targets": {"channels_last_time_vs_nchw_default_cnn": 1.0},
         "channels_last": layout,
         "torch_threads": torch.get_num_threads(),

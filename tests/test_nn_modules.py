@@ -57,8 +57,8 @@ def test_constructors_validate_eagerly(make, kwargs, error, message):
 
 @pytest.mark.parametrize("stem_stride", [1, 2])
 def test_conv_channels_last_is_a_layout_only(stem_stride):
-    """channels_last (the default) stores the conv weights NHWC: same shapes, same function and
-    gradients as the NCHW network from the same seed, on input in either layout."""
+    """channels_last=True stores the conv weights NHWC: same shapes, same function and gradients
+    as the NCHW network (the default) from the same seed, on input in either layout."""
     nets = {}
     for layout in (True, False):
         torch.manual_seed(0)

@@ -508,13 +508,14 @@ class ConvResNet(ResidualTrunk):
         ``p_t = 1 - t / T * p_L`` (Huang et al. 2016). In train mode each block is dropped with
         probability ``1 - p_t`` per forward pass (per minibatch); in eval mode its branch is
         scaled by ``p_t``, as in the paper. Needs ``skip=True``.
-    channels_last : bool, default=True
+    channels_last : bool, default=False
         Store the convolution weights channels-last (NHWC, ``torch.channels_last``), so that
         the convolutions run in that layout (oneDNN on a CPU, cuDNN on CUDA) and so do the
         feature maps they produce. Shapes are unchanged and values equal up to floating-point
-        rounding; the input may come in either layout. On the project's 2-core CPU a training
-        step took 0.75 of the time at 64 channels and 28x28 and 0.95 at the estimators'
-        default (32 channels, stride-2 stem); ``make bench ARGS=resnet`` measures it.
+        rounding; the input may come in either layout. Off by default: on the project's 2-core
+        CPU a training step in channels-last took 0.80 of the NCHW time for 64 channels at
+        28x28 but 1.27 for the estimators' default CNN (32 channels after a stride-2 stem;
+        ``python -m bench layout``, one thread, CPU seconds).
 
     Examples
     --------
@@ -541,7 +542,7 @@ class ConvResNet(ResidualTrunk):
         batch_norm: bool = True,
         stage_weights: str = "fixed",
         stochastic_depth: float = 0.0,
-        channels_last: bool = True,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         d_in, d_block = _positive("d_in", d_in), _positive("d_block", d_block)
