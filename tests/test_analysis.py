@@ -335,3 +335,19 @@ def test_docstring_examples(module):
     mod = importlib.import_module(f"fboost.analysis.{module}")
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_stage_frames_keep_their_dtypes_when_empty():
+    """A model with no stage (ResFGB can keep none) gives an empty frame whose columns are still
+    numeric, so that it concatenates and averages with the other models' frames."""
+    from fboost.analysis._alignment import ALIGNMENT_COLUMNS
+    from fboost.analysis._common import stage_frame
+
+    empty = stage_frame([], ALIGNMENT_COLUMNS)
+    assert empty.empty and empty["stage"].dtype == np.int64
+    numeric = [c for c in ALIGNMENT_COLUMNS if c not in ("stage", "model")]
+    assert all(empty[c].dtype == np.float64 for c in numeric)
+    row = dict.fromkeys(numeric, 0.5) | {"stage": 1, "model": "m"}
+    both = pd.concat([stage_frame([row], ALIGNMENT_COLUMNS), empty], ignore_index=True)
+    mean = both.groupby(["model", "stage"]).mean(numeric_only=True)
+    assert set(numeric) <= set(mean.columns) and mean["cosine"].iloc[0] == 0.5

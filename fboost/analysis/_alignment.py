@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 
 from ..losses import MultinomialLogLoss
-from ._common import check_additive, check_sample_weight, encode_targets, estimator_name
+from ._common import (
+    check_additive,
+    check_sample_weight,
+    encode_targets,
+    estimator_name,
+    stage_frame,
+)
 from ._feature_alignment import float_noise
 
 __all__ = ["functional_alignment"]
@@ -137,4 +143,4 @@ def functional_alignment(
             }
         )
         loss_before = loss_after
-    return pd.DataFrame(rows, columns=ALIGNMENT_COLUMNS).astype({"stage": np.int64})
+    return stage_frame(rows, ALIGNMENT_COLUMNS)

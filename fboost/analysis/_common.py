@@ -131,3 +131,18 @@ def n_rows(X: Any) -> int:
 def cumulative_raw(contributions: np.ndarray) -> np.ndarray:
     """``F_0 .. F_T`` from stage contributions: shape ``(T + 1, n_samples, n_outputs)``."""
     return np.cumsum(np.asarray(contributions, dtype=np.float64), axis=0)
+
+
+def stage_frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> Any:
+    """One row per stage: ``stage`` as int64, ``model`` as text, every other column float64.
+
+    The dtypes do not depend on the rows, so that a model with no stage (an empty frame) still
+    concatenates and averages with the frames of other models.
+    """
+    import pandas as pd
+
+    dtypes = {c: np.int64 if c == "stage" else np.float64 for c in columns if c != "model"}
+    frame = pd.DataFrame(rows, columns=list(columns)).astype(dtypes)
+    if "model" in frame:
+        frame["model"] = frame["model"].astype(str)
+    return frame

@@ -13,6 +13,7 @@ from ._common import (
     cumulative_raw,
     encode_targets,
     estimator_name,
+    stage_frame,
 )
 
 __all__ = ["edges"]
@@ -157,4 +158,4 @@ def edges(estimator: Any, X: Any, y: Any, *, sample_weight: Any = None) -> pd.Da
                 "model": estimator_name(estimator),
             }
         )
-    return pd.DataFrame(rows, columns=EDGE_COLUMNS).astype({"stage": np.int64})
+    return stage_frame(rows, EDGE_COLUMNS)

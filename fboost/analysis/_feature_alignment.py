@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._common import check_additive, check_sample_weight, encode_targets, estimator_name
+from ._common import (
+    check_additive,
+    check_sample_weight,
+    encode_targets,
+    estimator_name,
+    stage_frame,
+)
 
 __all__ = ["feature_alignment", "float_noise", "NOISE_ULPS"]
 
@@ -226,7 +232,7 @@ def _row(estimator: Any, stage: int, step: Any, grad: Any, z: Any, z_next: Any, 
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=FEATURE_ALIGNMENT_COLUMNS).astype({"stage": np.int64})
+    return stage_frame(rows, FEATURE_ALIGNMENT_COLUMNS)
 
 
 def _carried_alignment(
