@@ -13,10 +13,12 @@ allocates: the estimator's copies of the data, the network, its optimizer, the a
 for BoostResNet, the cached features ``z_{t-1}`` of every row; not a ``tracemalloc`` count
 (which does not see torch's buffers). Two allocators (``_ALLOCATORS``: glibc's default, which
 keeps freed heap blocks, and every large block in its own mapping, which counts live memory) and
-two settings (``_SETTINGS``: minibatches, full batches) are measured. The target for the ratio
-BoostResNet / ResNet is ``2 / T``; beside it, the peak memory each added block costs (the slope
-of the peak against T: ``M1`` and the block's parameters and optimizer state for the ResNet, the
-frozen block's parameters alone for BoostResNet).
+three settings (``_SETTINGS``: minibatches, two sizes of full batches) are measured. The target
+for the ratio BoostResNet / ResNet is ``2 / T``; beside it stand the ratio of the paper's own
+model, ``(M1 + M2) / (T M1 + M2)`` with ``M1`` and ``M2`` read off the ResNet's peaks (the slope
+and the intercept of its peak against T; ``_paper_model``), and the peak memory each added block
+costs (the slope of the peak against T: ``M1`` and the block's parameters and optimizer state
+for the ResNet, the frozen block's parameters alone for BoostResNet).
 
 A second figure is the wall time BoostResNet needs to reach the end-to-end model's test accuracy:
 the end-to-end ResNet is trained first, and BoostResNet's stage times are summed up to the first
@@ -84,8 +86,13 @@ _ALLOCATORS = {"glibc_default": {}, "mmap_above_128k": {"MALLOC_MMAP_THRESHOLD_"
 
 #: (rows, batch size): minibatches of 1,024 out of 20,000 rows (the cached features of every
 #: row, 20 MiB, weigh as much as the activations of a few blocks), and full batches of 4,096
-#: rows (the activations of a batch dominate, the regime of the paper's M1 + M2 argument)
-_SETTINGS = {"minibatch": (20000, 1024), "full_batch": (4096, 4096)}
+#: and of 16,384 rows (the activations of a batch dominate, the regime of the paper's M1 + M2
+#: argument)
+_SETTINGS = {
+    "minibatch": (20000, 1024),
+    "full_batch": (4096, 4096),
+    "large_full_batch": (16384, 16384),
+}
 
 
 def _measure(spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
@@ -124,6 +131,23 @@ def _per_block(rows: list[dict[str, Any]], model: str) -> float:
     """MiB of peak memory per added block: the slope of the peak against T."""
     depths = [r["n_stages"] for r in rows]
     return float(np.polyfit(depths, [r[f"{model}_peak_mib"] for r in rows], 1)[0])
+
+
+def _paper_model(rows: list[dict[str, Any]]) -> None:
+    """Huang et al.'s model of the saving, fitted to the end-to-end ResNet's peaks.
+
+    The ResNet's peak against T is a line ``M2 + T M1`` (``M1``: one block's share, its
+    activations, gradients and optimizer state; ``M2``: the rest, which does not grow with T);
+    the paper's BoostResNet needs ``M1 + M2``, so the model's ratio is ``(M1 + M2) / (T M1 +
+    M2)``. It is at most ``2 / T`` only where ``M2 <= M1 T / (T - 2)``, i.e. where one block's
+    activations outweigh everything else. Adds ``resnet_m1_mib``, ``resnet_m2_mib`` and
+    ``paper_model_ratio`` to each row.
+    """
+    depths = [r["n_stages"] for r in rows]
+    m1, m2 = np.polyfit(depths, [r["resnet_peak_mib"] for r in rows], 1)
+    for r in rows:
+        r["resnet_m1_mib"], r["resnet_m2_mib"] = float(m1), float(m2)
+        r["paper_model_ratio"] = float((m1 + m2) / (r["n_stages"] * m1 + m2))
 
 
 def _time_to_accuracy(quick: bool) -> dict[str, Any]:
@@ -175,6 +199,10 @@ def run(quick: bool) -> dict[str, Any]:
             ratios[f"peak_mib_per_block_boostresnet_over_resnet_{setting}_{allocator}"] = (
                 slopes["boostresnet"] / slopes["resnet"]
             )
+            _paper_model(group)
+            for r in group:
+                key = f"memory_ratio_over_paper_model_{setting}_{allocator}_T{r['n_stages']}"
+                ratios[key] = r["memory_ratio"] / r["paper_model_ratio"]
     timed = [r for r in rows if r["allocator"] == "glibc_default"]
     return {
         "timings": {

@@ -783,7 +783,7 @@ def readme_block(root: Path | str, *, prefix: str = "docs/results") -> str:
     if all(outcome is None for _, outcome, _ in results):
         body = (
             "_The results of record have not been run yet_: `make results` runs every study at "
-            "its paper size (5 seeds; about 2.5 hours on 2 cores with `WORKERS=2`) into "
+            "its paper size (5 seeds; about 3.3 hours on 2 cores with `WORKERS=2`) into "
             "`docs/results/`, and this section is then generated from them.\n"
         )
     else:
