@@ -8,7 +8,6 @@ seconds of the one thread (steadier than wall time on a shared machine).
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,20 +17,7 @@ import torch
 
 from fboost.nn import ConvResNet
 
-from .bench_resnet import _minimal_loop
-
-
-def _interleaved_cpu(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
-    """Median CPU seconds (``time.process_time``) per function, runs interleaved."""
-    for fn in fns.values():  # warm-up
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            start = time.process_time()
-            fn()
-            times[name].append(time.process_time() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+from .bench_resnet import _interleaved, _minimal_loop
 
 
 def _channels_last(quick: bool) -> dict[str, Any]:
@@ -64,7 +50,9 @@ def _channels_last(quick: bool) -> dict[str, Any]:
 
             return run
 
-        t = _interleaved_cpu({"nchw": loop(False), "channels_last": loop(True)}, repeat)
+        t = _interleaved(
+            {"nchw": loop(False), "channels_last": loop(True)}, repeat, clock=time.process_time
+        )
         out[shape] = {
             "nchw_cpu_s": t["nchw"], "channels_last_cpu_s": t["channels_last"], **kwargs
         }  # fmt: skip

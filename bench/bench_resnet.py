@@ -33,14 +33,19 @@ from fboost.nn import ConvResNet, TabularResNet
 from ._harness import median_time
 
 
-def _interleaved(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
-    """Median wall time per function, runs interleaved so that machine load hits all alike."""
+def _interleaved(
+    fns: dict[str, Callable[[], Any]],
+    repeat: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
+    """Median time per function (seconds of ``clock``, wall time by default), runs interleaved
+    so that machine load hits all alike."""
     for fn in fns.values():  # warm-up
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
-            times[name].append(median_time(fn, repeat=1, warmup=0))
+            times[name].append(median_time(fn, repeat=1, warmup=0, clock=clock))
     return {name: statistics.median(t) for name, t in times.items()}
 
 

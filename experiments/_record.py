@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ._runner import CorruptRunError, finished_report
+from .lesion import SHALLOW
 
 __all__ = [
     "Claim",
@@ -179,7 +180,7 @@ def _veit_single(report: dict[str, Any]) -> Outcome:
     compare with the same-depth plain net."""
     metrics = _get(report, "metrics")
     chance = _chance(metrics)
-    shallow = "plain net (VGG depth)"
+    shallow = SHALLOW
     names = (
         ["ResNet", shallow, "plain net"]
         if shallow in metrics["intact"]

@@ -118,9 +118,7 @@ def combine(config: Config, parts: dict[int, list[pd.DataFrame]], output: Path) 
         for seed in config.seeds
         for frame in parts[seed][index * per_dataset : (index + 1) * per_dataset]
     ]
-    # a model that kept no stage has an empty frame: left out (it adds no row, and seeds kept
-    # from before fboost.analysis fixed the dtypes of empty frames had them as objects)
-    table = pd.concat([frame for frame in frames if len(frame)], ignore_index=True)
+    table = pd.concat(frames, ignore_index=True)
     table.to_csv(output / "alignment.csv", index=False)
     figures = []
     for dataset in config.datasets:

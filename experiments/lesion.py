@@ -12,9 +12,10 @@ removed, then k random stages removed (``n_repeats`` subsets per k).
 - **plain net (VGG depth)**: a plain net of ``plain_depth`` blocks (8 in the paper size: 16
   layers, VGG's depth), trained like the others, and lesioned one block at a time only. Veit et
   al. compared their 110-layer ResNet with a VGG net, not with a plain net of 110 layers, which
-  does not train (He et al. 2016); the same holds here: at 54 blocks the plain net stays near
-  chance (pilot: 0.13 to 0.34 on digits), so it has nothing to lose, while at 8 blocks it
-  reaches 0.94 to 0.98 and one removed block sends it to chance (pilot, 2 seeds).
+  does not train (He et al. 2016); the same holds here (paper size, digits, 5 seeds,
+  ``docs/results/lesion/paper``): the 54-block plain net stays near chance (0.137), so it has
+  nothing to lose, while the 8-block one reaches 0.952 and one removed block sends it to
+  0.091 on average.
 - **GBM**: ``TreeBoostingClassifier`` (LightGBM) with T boosting rounds (a stage is one round:
   one tree per class) and a large learning rate, so that T rounds fit the data. Removing
   round t subtracts its contribution ``alpha_t h_t``.
@@ -63,10 +64,11 @@ from ._runner import BySeed, StudyConfig
 
 __all__ = ["Config", "SIZES", "main", "seed_part", "combine", "MODELS"]
 
-MODELS = ("ResNet", "ResNet (stochastic depth)", "plain net", "plain net (VGG depth)", "GBM")
+#: the plain net of VGG's depth (``plain_depth`` blocks; single-block lesions only)
+SHALLOW = "plain net (VGG depth)"
+MODELS = ("ResNet", "ResNet (stochastic depth)", "plain net", SHALLOW, "GBM")
 #: the networks that are also lesioned with BatchNorm re-estimated, and reordered
 NETWORKS = MODELS[:3]
-SHALLOW = "plain net (VGG depth)"
 #: the depth sweep's networks: (label, skip, stage_weights)
 SWEEP = (
     ("residual", True, "fixed"),
