@@ -47,12 +47,16 @@ def client():
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         )
         with cluster, distributed.Client(cluster) as c:
+            # the pinned collections need both workers registered before the first scatter
+            c.wait_for_workers(2, timeout=120)
             yield c
             _FUTURES.clear()
 
 
 def workers(client):
-    return sorted(client.scheduler_info()["workers"])
+    names = sorted(client.scheduler_info()["workers"])
+    assert len(names) == 2, f"expected the fixture's 2 workers, the scheduler lists {names}"
+    return names
 
 
 #: the scattered futures behind pinned collections, kept alive for the module's tests
@@ -277,8 +281,16 @@ def test_dask_dataframe_with_category_columns(client, task):
     model = ours(task).fit(ddf, yd)
     assert model.categorical_features_ == [5]
     assert list(model.feature_names_in_) == list(frame.columns)
-    reference = theirs(task, client, model.lightgbm_params(), ddf, yd)
-    np.testing.assert_array_equal(raw_of(model, frame), lgbm_raw(reference.booster_, frame))
+    # With a category column LightGBM's Dask fit still depends on the rank order it draws (the
+    # multiclass case differed in about 1 run in 4 even with equal category counts; the cause
+    # inside LightGBM is not identified): fboost's fit must equal one of LightGBM's own fits on
+    # the same partitions, bit for bit (a rank order is missed by 8 draws with chance 1/256).
+    ours_raw = raw_of(model, frame)
+    for _ in range(8):
+        reference = theirs(task, client, model.lightgbm_params(), ddf, yd)
+        if np.array_equal(ours_raw, lgbm_raw(reference.booster_, frame)):
+            break
+    np.testing.assert_array_equal(ours_raw, lgbm_raw(reference.booster_, frame))
     lazy = model.predict(ddf)
     assert isinstance(lazy, da.Array)
     np.testing.assert_array_equal(lazy.compute(), model.predict(frame))
