@@ -13,7 +13,9 @@ practical peak) and a product of the training layers' shape.
 Beside the minimal loop stand what a user would pick instead: skorch's ``NeuralNet`` on the same
 module, data, batch size, optimizer and epochs (its DataLoader collates rows one by one), with
 AdamW as skorch builds it and with the fused AdamW fboost uses (``fboost.nn.adamw``); and the
-minimal loop with the fused optimizer, which isolates what the optimizer alone is worth.
+minimal loop with the fused optimizer, which isolates what the optimizer alone is worth; and the
+minimal loop with ``torch.nn.Dropout`` in place of ``fboost.nn.Dropout`` (the networks' dropout,
+with a cheaper mask on the CPU), which isolates what that is worth.
 skorch is optional (``pip install skorch``); without it those rows are missing.
 """
 
@@ -28,7 +30,7 @@ import numpy as np
 import torch
 
 from fboost import ResNetClassifier, ResNetRegressor
-from fboost.nn import ConvResNet, TabularResNet
+from fboost.nn import ConvResNet, Dropout, TabularResNet
 
 from ._harness import median_time
 
@@ -75,6 +77,15 @@ def _minimal_loop(
             optimizer.zero_grad()
             loss(module(X_t[index]), y_t[index]).backward()
             optimizer.step()
+
+
+def _native_dropout(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` with every ``fboost.nn.Dropout`` replaced by ``torch.nn.Dropout`` (same p)."""
+    for parent in list(module.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, Dropout):
+                setattr(parent, name, torch.nn.Dropout(child.p))
+    return module
 
 
 def _skorch_fit(
@@ -132,11 +143,12 @@ def _tabular(quick: bool) -> dict[str, Any]:
     Xs = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
     ys = ((y - y.mean()) / y.std()).astype(np.float32)
 
-    def minimal(fused: bool | None) -> Callable[[], None]:
+    def minimal(fused: bool | None, native_dropout: bool = False) -> Callable[[], None]:
         def fit() -> None:
             torch.manual_seed(0)
+            module = TabularResNet(**kwargs)
             _minimal_loop(
-                TabularResNet(**kwargs),
+                _native_dropout(module) if native_dropout else module,
                 lambda raw, t: 0.5 * ((raw[:, 0] - t) ** 2).mean(),
                 Xs,
                 ys,
@@ -164,6 +176,7 @@ def _tabular(quick: bool) -> dict[str, Any]:
         "fit": lambda: est.fit(X, y),
         "reference": minimal(None),
         "reference_fused": minimal(True),
+        "reference_native_dropout": minimal(None, native_dropout=True),
         "fit_with_validation": lambda: default.fit(X, y),
     }
     has_skorch = skorch(None)()
@@ -182,6 +195,7 @@ def _tabular(quick: bool) -> dict[str, Any]:
             "resnet_fit_s": t["fit"],
             "minimal_torch_loop_s": t["reference"],
             "minimal_torch_loop_fused_adamw_s": t["reference_fused"],
+            "minimal_torch_loop_native_dropout_s": t["reference_native_dropout"],
             "resnet_fit_with_validation_s": t["fit_with_validation"],
             **(
                 {"skorch_s": t["skorch"], "skorch_fused_adamw_s": t["skorch_fused"]}
@@ -193,6 +207,7 @@ def _tabular(quick: bool) -> dict[str, Any]:
             "resnet_fit": throughput,
             "minimal_torch_loop": n * epochs / t["reference"],
             "minimal_torch_loop_fused_adamw": n * epochs / t["reference_fused"],
+            "minimal_torch_loop_native_dropout": n * epochs / t["reference_native_dropout"],
             "resnet_fit_with_validation": 0.9 * n * epochs / t["fit_with_validation"],
             **(
                 {
@@ -342,6 +357,8 @@ def run(quick: bool) -> dict[str, Any]:
             / sps["minimal_torch_loop_fused_adamw"],
             "fused_adamw_throughput_gain_minimal_loop": sps["minimal_torch_loop_fused_adamw"]
             / sps["minimal_torch_loop"],
+            "fboost_dropout_throughput_gain_minimal_loop": sps["minimal_torch_loop"]
+            / sps["minimal_torch_loop_native_dropout"],
             "fit_with_validation_throughput_vs_minimal_loop": sps["resnet_fit_with_validation"]
             / sps["minimal_torch_loop"],
             "cnn_fit_throughput_vs_minimal_loop": sps["resnet_cnn_fit"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from fboost.losses import MultinomialLogLoss, SquaredError
 from fboost.nn import (
     ConvBlock,
     ConvResNet,
+    Dropout,
     LinearHead,
     TabularBlock,
     TabularResNet,
@@ -266,6 +268,62 @@ def test_trainer_raises_on_divergence():
     )
     with pytest.raises(FloatingPointError, match="diverged"):
         trainer.fit(TensorData(torch.randn(8, 2), torch.randn(8)))
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dropout_keeps_with_probability_one_minus_p_and_scales_exactly(p, dtype):
+    """fboost.nn.Dropout's docstring: keep with 1 - p, kept ones scaled so E[out] = x."""
+    torch.manual_seed(0)
+    x = torch.rand(1001, 999, dtype=dtype) + 0.5  # odd numel: the last word is half used
+    out = Dropout(p)(x)
+    kept = out != 0
+    n = x.numel()
+    fraction = kept.double().mean().item()
+    assert abs(fraction - (1 - p)) < 5 * np.sqrt(p * (1 - p) / n)  # 5 binomial sigmas
+    scale = 2**32 / round((1 - p) * 2**32)
+    torch.testing.assert_close(out[kept], x[kept] * scale, rtol=0, atol=0)
+    assert scale == pytest.approx(1 / (1 - p), rel=1e-9)
+    # the expectation: mean of out / x over all elements is the kept fraction times the scale
+    assert abs((out / x).double().mean().item() - 1.0) < 5 * np.sqrt(p / (1 - p) / n)
+    # neighbouring elements (the two halves of one 64-bit word) are independent
+    pairs = kept.flatten()[: n - 1 : 2].double(), kept.flatten()[1::2].double()
+    both = (pairs[0] * pairs[1]).mean().item()
+    assert abs(both - (1 - p) ** 2) < 5 * np.sqrt((1 - p) ** 2 * (1 - (1 - p) ** 2) / (n // 2))
+
+
+def test_dropout_gradient_is_the_mask_times_the_scale_and_seeded():
+    x = torch.randn(64, 33, requires_grad=True)
+    weights = torch.randn(64, 33)
+    drop = Dropout(0.3)
+    torch.manual_seed(5)
+    out = drop(x)
+    (out * weights).sum().backward()
+    mask = (out != 0).to(x.dtype)
+    scale = 2**32 / round(0.7 * 2**32)
+    torch.testing.assert_close(x.grad, weights * mask * scale, rtol=0, atol=0)
+    torch.manual_seed(5)
+    torch.testing.assert_close(drop(x), out, rtol=0, atol=0)  # random_state fixes the mask
+    assert not torch.equal(drop(x), out)  # the generator moved on
+
+
+def test_dropout_is_the_identity_where_it_says():
+    x = torch.randn(8, 5)
+    drop = Dropout(0.5).eval()
+    assert torch.equal(drop(x), x)
+    assert torch.equal(Dropout(0.0)(x), x)
+    assert torch.equal(Dropout(2.0**-34)(x), x)  # rounds to p = 0
+    assert torch.equal(Dropout(1 - 2.0**-34)(x), torch.zeros_like(x))  # rounds to p = 1
+    torch.manual_seed(0)
+    native = torch.nn.Dropout(0.5, inplace=True)(x.clone())
+    torch.manual_seed(0)
+    assert torch.equal(Dropout(0.5, inplace=True)(x.clone()), native)  # inplace: nn.Dropout's
+
+
+@pytest.mark.parametrize("make", [_tabular, _conv])
+def test_networks_use_fboost_dropout(make):
+    drops = [m for m in make(dropout1=0.2, dropout2=0.1).modules() if isinstance(m, nn.Dropout)]
+    assert drops and all(type(m) is Dropout for m in drops)
 
 
 @pytest.mark.parametrize("module", ["fboost.nn.modules", "fboost.nn._grad", "fboost.resnet"])

@@ -1,7 +1,8 @@
 """Torch building blocks of fboost's residual networks.
 
-- ``fboost.nn.modules``: ``TabularResNet``, ``ConvResNet`` and their blocks; the
-  head is affine so that the output telescopes over the blocks;
+- ``fboost.nn.modules``: ``TabularResNet``, ``ConvResNet`` and their blocks (and
+  ``Dropout``, ``nn.Dropout`` with a cheaper mask on the CPU); the head is affine so
+  that the output telescopes over the blocks;
 - ``fboost.nn.stages``: a trained trunk as an ``AdditiveModel``
   (``TrunkStart``, ``BlockStage``, ``TrunkModel``);
 - ``fboost.nn._train``: the epoch loop (``Trainer``), reusable by other schedules;
@@ -13,6 +14,7 @@ from ._train import TensorData, Trainer, TrainHistory, adamw, batch_slices
 from .modules import (
     ConvBlock,
     ConvResNet,
+    Dropout,
     LinearHead,
     ResidualTrunk,
     TabularBlock,
@@ -21,6 +23,7 @@ from .modules import (
 from .stages import BlockStage, TrunkModel, TrunkStart
 
 __all__ = [
+    "Dropout",
     "TabularBlock",
     "ConvBlock",
     "LinearHead",

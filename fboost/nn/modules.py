@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
+    "Dropout",
     "TabularBlock",
     "ConvBlock",
     "LinearHead",
@@ -61,6 +62,48 @@ def _flag(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be a bool, however: {name}={value!r}")
     return value
+
+
+# -- dropout ------------------------------------------------------------------------------------
+_MASK_BITS = 32  # the keep test compares 32 random bits per element with a threshold
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` with a cheaper mask on the CPU.
+
+    On the CPU, ``torch.nn.functional.dropout`` draws one Bernoulli variate per element, which was
+    17% of a tabular ResNet's training time in a profile (3 blocks 128 wide, dropout 0.1 after the
+    hidden layer). Here a training pass on a CPU tensor draws 64 random bits per two elements from
+    torch's default generator (so ``torch.manual_seed`` and the estimators' ``random_state`` fix
+    it), keeps an element when its 32 bits fall below a threshold, and scales the kept ones by the
+    inverse of the keep probability. The probability ``p`` is thereby rounded to the nearest
+    multiple of ``2**-32`` (a ``p`` below ``2**-33`` acts as 0, one above ``1 - 2**-33`` drops
+    every element), and the scale is exact for the rounded ``p``, so that the output's
+    expectation is the input. In eval mode, with ``p=0``, with ``inplace=True`` or on another
+    device this is ``nn.Dropout``. The gradient is the mask times the scale, as for
+    ``nn.Dropout``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from fboost.nn import Dropout
+    >>> _ = torch.manual_seed(1)
+    >>> Dropout(0.5)(torch.ones(2, 4))
+    tensor([[2., 0., 2., 2.],
+            [0., 0., 2., 0.]])
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.inplace or x.device.type != "cpu" or self.p == 0.0:
+            return super().forward(x)
+        keep = round((1.0 - self.p) * 2**_MASK_BITS)
+        if keep >= 2**_MASK_BITS:
+            return x
+        n = x.numel()
+        words = torch.empty((n + 1) // 2, dtype=torch.int64).random_(-(2**63), None)
+        mask = words.view(torch.int32)[:n].view(x.shape) < keep - 2 ** (_MASK_BITS - 1)
+        out = x.mul(mask)
+        return out.mul_(2**_MASK_BITS / keep) if keep else out
 
 
 # -- blocks -------------------------------------------------------------------------------------
@@ -101,9 +144,9 @@ class TabularBlock(nn.Module):
         self.normalization: nn.Module = nn.BatchNorm1d(d_block) if batch_norm else nn.Identity()
         self.linear1 = nn.Linear(d_block, d_hidden)
         self.activation = nn.ReLU()
-        self.dropout1 = nn.Dropout(_dropout("dropout1", dropout1))
+        self.dropout1 = Dropout(_dropout("dropout1", dropout1))
         self.linear2 = nn.Linear(d_hidden, d_block)
-        self.dropout2 = nn.Dropout(_dropout("dropout2", dropout2))
+        self.dropout2 = Dropout(_dropout("dropout2", dropout2))
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.activation(self.linear1(self.normalization(x)))
@@ -158,9 +201,9 @@ class ConvBlock(nn.Module):
         self.conv1 = nn.Conv2d(d_block, d_hidden, kernel_size, padding=padding)
         self.normalization2: nn.Module = nn.BatchNorm2d(d_hidden) if batch_norm else nn.Identity()
         self.activation2 = nn.ReLU()
-        self.dropout1 = nn.Dropout(_dropout("dropout1", dropout1))
+        self.dropout1 = Dropout(_dropout("dropout1", dropout1))
         self.conv2 = nn.Conv2d(d_hidden, d_block, kernel_size, padding=padding)
-        self.dropout2 = nn.Dropout(_dropout("dropout2", dropout2))
+        self.dropout2 = Dropout(_dropout("dropout2", dropout2))
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.conv1(self.activation1(self.normalization1(x)))
