@@ -339,7 +339,13 @@ def test_torchrun_trains_over_the_launched_group(tmp_path):
     X, y = make_friedman1(n_samples=240, random_state=0)
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "y.npy", y)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    # torchrun gives each child one thread unless OMP_NUM_THREADS is set; the children must
+    # run on as many threads as this process, so that "alone" reduces in the same order here
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "OMP_NUM_THREADS": str(torch.get_num_threads()),
+    }
     cmd = [
         sys.executable,
         "-m",
