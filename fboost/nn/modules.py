@@ -101,9 +101,11 @@ class Dropout(nn.Dropout):
             return x
         n = x.numel()
         words = torch.empty((n + 1) // 2, dtype=torch.int64).random_(-(2**63), None)
-        mask = words.view(torch.int32)[:n].view(x.shape) < keep - 2 ** (_MASK_BITS - 1)
-        out = x.mul(mask)
-        return out.mul_(2**_MASK_BITS / keep) if keep else out
+        kept = words.view(torch.int32)[:n].view(x.shape) < keep - 2 ** (_MASK_BITS - 1)
+        # the mask in x's dtype, scale included: the product's backward multiplies by it again
+        # without converting a bool mask a second time
+        mask = kept.to(x.dtype)
+        return x * (mask.mul_(2**_MASK_BITS / keep) if keep else mask)
 
 
 # -- blocks -------------------------------------------------------------------------------------
