@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import platform
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -67,14 +69,49 @@ def environment() -> dict[str, Any]:
     }
 
 
+def _atomic_json(path: Path, obj: Any) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+        json.dump(obj, tmp, indent=2, sort_keys=True)
+        tmp.write("\n")
+    os.replace(tmp.name, path)
+
+
+def _commit() -> str | None:
+    """The checkout's commit, ``+dirty`` when tracked files differ from it; None outside git."""
+    root = Path(__file__).parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+    except OSError:
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def write_report(name: str, report: dict[str, Any], *, results: Path = RESULTS) -> Path:
-    """Write ``results/<name>.json`` atomically and print the ratios, one line each."""
+    """Write ``results/<name>.json`` atomically and add the run to ``results/<name>_runs.json``.
+
+    The history keeps every run's report with its date and commit, so that the docs can give
+    the spread across runs and machines beside the latest run. The ratios are printed, one line
+    each.
+    """
     report = {"benchmark": name, "environment": environment(), **report}
     results.mkdir(parents=True, exist_ok=True)
     path = results / f"{name}.json"
-    with tempfile.NamedTemporaryFile("w", dir=results, delete=False, suffix=".tmp") as tmp:
-        json.dump(report, tmp, indent=2, sort_keys=True)
-    os.replace(tmp.name, path)
+    _atomic_json(path, report)
+    history_path = results / f"{name}_runs.json"
+    history = json.loads(history_path.read_text()) if history_path.exists() else {"runs": []}
+    date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    history["runs"].append({"date": date, "commit": _commit(), **report})
+    _atomic_json(history_path, history)
     for key, value in report.get("ratios", {}).items():
         target = report.get("targets", {}).get(key)
         suffix = f"  (target {target})" if target is not None else ""
