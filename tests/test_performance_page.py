@@ -393,3 +393,13 @@ def test_write_report_appends_each_run_to_the_history(tmp_path, capsys):
 def test_history_files_are_valid(name):
     runs = json.loads((RESULTS / f"{name}_runs.json").read_text())["runs"]
     assert runs and all(isinstance(r["ratios"], dict) and r["ratios"] for r in runs)
+
+
+def test_channels_last_sentence():
+    ratios, text = _result("layout")["ratios"], _text(RESNET)
+    assert (
+        f"took {_f(ratios['channels_last_time_vs_nchw_wide_cnn'])} of the NCHW time for 64 "
+        f"channels at 28x28, but {_f(ratios['channels_last_time_vs_nchw_default_cnn'])} for the "
+        "estimators' default CNN"
+    ) in text
+    assert ratios["channels_last_time_vs_nchw_default_cnn"] > 1.0  # why NCHW stays the default
