@@ -101,10 +101,11 @@ class Dropout(nn.Dropout):
             return x
         n = x.numel()
         words = torch.empty((n + 1) // 2, dtype=torch.int64).random_(-(2**63), None)
-        kept = words.view(torch.int32)[:n].view(x.shape) < keep - 2 ** (_MASK_BITS - 1)
-        # the mask in x's dtype, scale included: the product's backward multiplies by it again
-        # without converting a bool mask a second time
-        mask = kept.to(x.dtype)
+        # the keep test writes the mask straight into x's dtype (a boolean mask and its
+        # conversion cost four times as much), and the scale goes into the mask, so that the
+        # product's backward multiplies by it without converting anything
+        bits = words.view(torch.int32)[:n].view(x.shape)
+        mask = torch.lt(bits, keep - 2 ** (_MASK_BITS - 1), out=torch.empty_like(x))
         return x * (mask.mul_(2**_MASK_BITS / keep) if keep else mask)
 
 
