@@ -269,6 +269,27 @@ def test_defaults_table():
         assert cells == [f"{got['fit_cpu_s']:.1f} s", f"{got['test_accuracy']:.3f}"], label
 
 
+def test_defaults_prose():
+    report, text = _result("defaults"), _text("Defaults on a CPU")
+    assert all(r["fit_cpu_s"] < 180.0 for r in report["defaults"].values())
+    assert "every default fits in under 3 minutes of one thread" in text
+    alt = report["alternatives"]
+    nb_m, nb_d = (
+        alt["NeuralBoosting d_hidden=128 mnist1d"],
+        alt["NeuralBoosting d_hidden=128 digits"],
+    )
+    br_m, br_d = alt["BoostResNet d_block=256 mnist1d"], alt["BoostResNet d_block=256 digits"]
+    assert (
+        f"(`d_hidden=128`) reached {nb_m['test_accuracy']:.3f} on MNIST-1D and "
+        f"{nb_d['test_accuracy']:.3f} on digits, in {nb_m['fit_cpu_s']:.1f} s and "
+        f"{nb_d['fit_cpu_s']:.1f} s; BoostResNet with blocks 256 wide (`d_block=256`) reached "
+        f"{br_m['test_accuracy']:.3f} and {br_d['test_accuracy']:.3f}, in "
+        f"{br_m['fit_cpu_s']:.1f} s and {br_d['fit_cpu_s']:.1f} s. Neither closes the gap to 0.68"
+    ) in text
+    assert max(nb_m["test_accuracy"], br_m["test_accuracy"]) < 0.68
+    assert nb_m["params"]["d_hidden"] == 128 and br_m["params"]["d_block"] == 256
+
+
 # -- scaling ------------------------------------------------------------------------------------
 SCALING_ROWS = {
     "ResNet": "ResNet",
