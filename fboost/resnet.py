@@ -444,7 +444,7 @@ _RESNET_DOC = (
         ``None``: 100 for mlp, 20 for cnn. The CNN defaults (32 channels, ``stem_stride=2``,
         20 epochs, batches of 256) are sized for a CPU: on the 28x28 ``digits28`` set (4,000
         training images) the default ``ResNetClassifier(architecture="cnn")`` reached
-        test accuracy 0.992 to 0.994 in 39 to 135 s on 2 cores over 6 runs
+        test accuracy 0.992 to 0.994 in 39 to 135 s on 2 cores over 7 runs
         (``bench/bench_resnet.py``, ``cnn_default``; ``bench/results/resnet_runs.json``).
     n_iter_no_change : int or None, default=10
         Early stopping: hold out ``validation_fraction`` (stratified for classifiers when every
