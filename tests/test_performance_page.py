@@ -410,10 +410,17 @@ def test_write_report_appends_each_run_to_the_history(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["toy.json", "toy_runs.json"]
 
 
-@pytest.mark.parametrize("name", ["resnet"])
-def test_history_files_are_valid(name):
-    runs = json.loads((RESULTS / f"{name}_runs.json").read_text())["runs"]
-    assert runs and all(isinstance(r["ratios"], dict) and r["ratios"] for r in runs)
+@pytest.mark.parametrize(
+    "name", sorted(p.stem[: -len("_runs")] for p in RESULTS.glob("*_runs.json"))
+)
+def test_each_history_ends_with_the_latest_report(name):
+    """A history and its latest report agree, so the page's ranges include what it calls latest."""
+    runs = _runs(name)
+    assert runs and all(r["ratios"] and {"date", "commit"} <= set(r) for r in runs)
+    dates = [r["date"] for r in runs]
+    assert dates == sorted(dates)
+    last = {k: v for k, v in runs[-1].items() if k not in ("date", "commit", "note")}
+    assert last == _result(name)
 
 
 def test_channels_last_sentence():
