@@ -9,60 +9,18 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
+from _doc_pages import RESULTS as RESULTS_DIR
+from _doc_pages import Page, fmt, result, runs, span
 
 from bench._harness import write_report
 
-ROOT = Path(__file__).resolve().parent.parent
-PAGE = ROOT / "docs" / "performance.md"
-RESULTS = ROOT / "bench" / "results"
-
-
-def _result(name: str) -> dict:
-    return json.loads((RESULTS / f"{name}.json").read_text())
-
-
-def _section(heading: str) -> str:
-    text = PAGE.read_text()
-    start = text.index(f"## {heading}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else len(text)]
-
-
-def _rows(heading: str) -> list[list[str]]:
-    """The cells of the first table under ``## heading``, header included, rule excluded."""
-    lines = _section(heading).splitlines()
-    first = next(i for i, line in enumerate(lines) if line.startswith("|"))
-    rows = []
-    for line in lines[first:]:
-        if not line.startswith("|"):
-            break
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if not set(cells[0]) <= set("-: "):
-            rows.append(cells)
-    return rows
-
-
-def _table(heading: str) -> dict[str, list[str]]:
-    """The first table under ``## heading``: first cell -> the other cells (header included)."""
-    return {cells[0]: cells[1:] for cells in _rows(heading)}
-
-
-def _text(heading: str) -> str:
-    """The prose of a section on one line (the page wraps its sentences)."""
-    return " ".join(_section(heading).split())
-
-
-def _f(value: float, digits: int = 2) -> str:
-    return f"{value:.{digits}f}"
-
-
-def _span(values: list[float], digits: int = 2) -> str:
-    """``"a to b"`` at the page's precision, one number when both read the same."""
-    low, high = _f(min(values), digits), _f(max(values), digits)
-    return low if low == high else f"{low} to {high}"
+PAGE = Page("docs/performance.md")
+# short names for the helpers (the tests below use ``runs`` as a local name)
+_result, _runs, _f, _span = result, runs, fmt, span
+_section, _rows, _table, _text = PAGE.section, PAGE.rows, PAGE.table, PAGE.prose
+RESULTS = RESULTS_DIR
 
 
 # -- neural training against skorch -------------------------------------------------------------
@@ -101,7 +59,7 @@ RESNET_ROWS = {
 
 def test_resnet_table_is_the_latest_run_and_the_spread_of_all_runs():
     latest = _result("resnet")["ratios"]
-    runs = _runs()
+    runs = _runs("resnet")
     last = {k: v for k, v in runs[-1].items() if k not in ("date", "commit", "note")}
     assert last == _result("resnet"), "resnet_runs.json must end with resnet.json's run"
     table = _table(RESNET)
@@ -120,16 +78,12 @@ def test_resnet_table_is_the_latest_run_and_the_spread_of_all_runs():
         assert table[label][2] == ("" if target is None else f">= {target}"), label
 
 
-def _runs(name: str = "resnet") -> list[dict]:
-    return json.loads((RESULTS / f"{name}_runs.json").read_text())["runs"]
-
-
 RESNET = "Neural training against skorch and a minimal loop"
 BOOL_MASK_COMMITS = {"517b69d", "0213ee4"}  # fboost.nn.Dropout before its mask took x's dtype
 
 
 def test_resnet_prose_is_every_run():
-    runs, text = _runs(), _text(RESNET)
+    runs, text = _runs("resnet"), _text(RESNET)
     assert f"the range below is over {len(runs)} runs" in text
     # "the first run was on a machine about twice as fast at small tensor operations, though
     # not at large matmuls"
@@ -214,7 +168,7 @@ def test_default_cnn_sentence_is_the_latest_run():
         f"reached {cnn['test_accuracy']:.3f} test accuracy" in text
         and f"in {cnn['fit_wall_s']:.0f} s of wall time" in text
     )
-    runs = _runs()
+    runs = _runs("resnet")
     walls = [r["ratios"]["cnn_default_fit_wall_s"] for r in runs]
     accs = [r["ratios"]["cnn_default_test_accuracy"] for r in runs]
     span = f"{min(accs):.3f} to {max(accs):.3f} in {min(walls):.0f} to {max(walls):.0f} s"
