@@ -11,16 +11,12 @@ import json
 import re
 
 import pytest
-from _doc_pages import RESULTS as RESULTS_DIR
-from _doc_pages import Page, fmt, result, runs, span
+from _doc_pages import RESULTS, Page, fmt, result, span
+from _doc_pages import runs as run_history
 
 from bench._harness import write_report
 
 PAGE = Page("docs/performance.md")
-# short names for the helpers (the tests below use ``runs`` as a local name)
-_result, _runs, _f, _span = result, runs, fmt, span
-_section, _rows, _table, _text = PAGE.section, PAGE.rows, PAGE.table, PAGE.prose
-RESULTS = RESULTS_DIR
 
 
 # -- neural training against skorch -------------------------------------------------------------
@@ -58,23 +54,21 @@ RESNET_ROWS = {
 
 
 def test_resnet_table_is_the_latest_run_and_the_spread_of_all_runs():
-    latest = _result("resnet")["ratios"]
-    runs = _runs("resnet")
-    last = {k: v for k, v in runs[-1].items() if k not in ("date", "commit", "note")}
-    assert last == _result("resnet"), "resnet_runs.json must end with resnet.json's run"
-    table = _table(RESNET)
+    latest = result("resnet")["ratios"]
+    runs = run_history("resnet")
+    table = PAGE.table(RESNET)
     header = table.pop("ratio")
     assert header[:2] == ["latest run", f"range over {len(runs)} runs"]
     assert set(table) == set(RESNET_ROWS)
     for label, key in RESNET_ROWS.items():
         values = [run["ratios"][key] for run in runs if key in run["ratios"]]
         latest_cell, range_cell = table[label][:2]
-        assert latest_cell == _f(latest[key]), label
-        expected = f"{_f(min(values))}–{_f(max(values))}"
+        assert latest_cell == fmt(latest[key]), label
+        expected = f"{fmt(min(values))}–{fmt(max(values))}"
         if len(values) < len(runs):
             expected += f" ({len(values)} runs)"
         assert range_cell == expected, label
-        target = _result("resnet")["targets"].get(key)
+        target = result("resnet")["targets"].get(key)
         assert table[label][2] == ("" if target is None else f">= {target}"), label
 
 
@@ -83,7 +77,7 @@ BOOL_MASK_COMMITS = {"517b69d", "0213ee4"}  # fboost.nn.Dropout before its mask 
 
 
 def test_resnet_prose_is_every_run():
-    runs, text = _runs("resnet"), _text(RESNET)
+    runs, text = run_history("resnet"), PAGE.prose(RESNET)
     assert f"the range below is over {len(runs)} runs" in text
     # "the first run was on a machine about twice as fast at small tensor operations, though
     # not at large matmuls"
@@ -133,14 +127,14 @@ def test_resnet_prose_is_every_run():
         if key in r["ratios"] and r["commit"] not in BOOL_MASK_COMMITS
     ]
     assert (
-        f"{_span(boolean)} with a boolean mask ({len(boolean)} runs), "
-        f"{_span(typed)} with the mask in the input's dtype "
+        f"{span(boolean)} with a boolean mask ({len(boolean)} runs), "
+        f"{span(typed)} with the mask in the input's dtype "
         f"({len(typed)} runs)"
     ) in text
 
 
 def test_batch_size_prose_is_the_latest_run():
-    report, text = _result("resnet"), _text(RESNET)
+    report, text = result("resnet"), PAGE.prose(RESNET)
     sizes = report["batch_sizes"]
     small, large = sizes["256"], sizes["1024"]
     speedup = large["samples_per_s"] / small["samples_per_s"]
@@ -162,22 +156,22 @@ def test_batch_size_prose_is_the_latest_run():
 
 
 def test_default_cnn_sentence_is_the_latest_run():
-    cnn = _result("resnet")["cnn_default"]
-    text = _text(RESNET)
+    cnn = result("resnet")["cnn_default"]
+    text = PAGE.prose(RESNET)
     assert (
         f"reached {cnn['test_accuracy']:.3f} test accuracy" in text
         and f"in {cnn['fit_wall_s']:.0f} s of wall time" in text
     )
-    runs = _runs("resnet")
+    runs = run_history("resnet")
     walls = [r["ratios"]["cnn_default_fit_wall_s"] for r in runs]
     accs = [r["ratios"]["cnn_default_test_accuracy"] for r in runs]
-    span = f"{min(accs):.3f} to {max(accs):.3f} in {min(walls):.0f} to {max(walls):.0f} s"
-    assert f"{span} over the {len(runs)} runs" in text
+    cnn_span = f"{min(accs):.3f} to {max(accs):.3f} in {min(walls):.0f} to {max(walls):.0f} s"
+    assert f"{cnn_span} over the {len(runs)} runs" in text
     # the estimator's docstring states the same span
     from fboost import ResNetClassifier
 
     doc = " ".join(ResNetClassifier.__doc__.split())
-    assert f"reached test accuracy {span} on 2 cores over {len(runs)} runs" in doc
+    assert f"reached test accuracy {cnn_span} on 2 cores over {len(runs)} runs" in doc
 
 
 # -- torchensemble ------------------------------------------------------------------------------
@@ -185,8 +179,8 @@ METHODS = ["torchensemble", "fboost_stagewise", "fboost_corrective"]
 
 
 def test_torchensemble_table_and_speedups():
-    cases = _result("torchensemble")["cases"]
-    table = _table("Boosting with cached stages: NeuralBoosting against torchensemble")
+    cases = result("torchensemble")["cases"]
+    table = PAGE.table("Boosting with cached stages: NeuralBoosting against torchensemble")
     labels = {"regression": "regression (friedman1", "classification": "classification (digits"}
     for task, prefix in labels.items():
         (row,) = [cells for label, cells in table.items() if label.startswith(prefix)]
@@ -196,7 +190,7 @@ def test_torchensemble_table_and_speedups():
     speedups = [
         cases[t]["torchensemble"]["fit_s"] / cases[t]["fboost_stagewise"]["fit_s"] for t in labels
     ]
-    text = _text("Boosting with cached stages: NeuralBoosting against torchensemble")
+    text = PAGE.prose("Boosting with cached stages: NeuralBoosting against torchensemble")
     assert f"{speedups[0]:.1f} and {speedups[1]:.1f} times faster" in text
 
 
@@ -212,8 +206,8 @@ DEFAULT_ROWS = {
 
 
 def test_defaults_table():
-    defaults = _result("defaults")["defaults"]
-    table = _table("Defaults on a CPU")
+    defaults = result("defaults")["defaults"]
+    table = PAGE.table("Defaults on a CPU")
     table.pop("estimator, data set (training rows)")
     assert len(table) == len(DEFAULT_ROWS)
     for label, cells in table.items():
@@ -224,7 +218,7 @@ def test_defaults_table():
 
 
 def test_defaults_prose():
-    report, text = _result("defaults"), _text("Defaults on a CPU")
+    report, text = result("defaults"), PAGE.prose("Defaults on a CPU")
     assert all(r["fit_cpu_s"] < 180.0 for r in report["defaults"].values())
     assert "every default fits in under 3 minutes of one thread" in text
     alt = report["alternatives"]
@@ -256,13 +250,13 @@ SCALING_ROWS = {
 
 
 def test_scaling_table():
-    families = _result("scaling")["families"]
-    table = _table("How the cost grows")
+    families = result("scaling")["families"]
+    table = PAGE.table("How the cost grows")
     table.pop("estimator")
     assert set(table) == set(SCALING_ROWS)
     for label, family in SCALING_ROWS.items():
         got = families[family]
-        assert table[label] == [_f(got["rows_exponent"]), _f(got["stages_exponent"])], label
+        assert table[label] == [fmt(got["rows_exponent"]), fmt(got["stages_exponent"])], label
 
 
 # -- memory -------------------------------------------------------------------------------------
@@ -274,8 +268,8 @@ MEMORY_ROWS = {
 
 
 def test_memory_table():
-    report = _result("memory")
-    by_label = _rows("Memory of stagewise training")
+    report = result("memory")
+    by_label = PAGE.rows("Memory of stagewise training")
     checked = 0
     for i, row in enumerate(by_label):
         setting = MEMORY_ROWS.get(row[0])
@@ -290,7 +284,7 @@ def test_memory_table():
             ratio, ours, theirs = re.fullmatch(
                 r"([\d.]+) \(([\d,]+) / ([\d,]+)(?: MiB)?\)", cell
             ).groups()
-            assert ratio == _f(e["memory_ratio"]), (setting, e["n_stages"])
+            assert ratio == fmt(e["memory_ratio"]), (setting, e["n_stages"])
             assert int(ours.replace(",", "")) == round(e["boostresnet_peak_mib"])
             assert int(theirs.replace(",", "")) == round(e["resnet_peak_mib"])
         per_block = report["peak_mib_per_block"][f"{setting}_mmap_above_128k"]
@@ -300,7 +294,7 @@ def test_memory_table():
         )
         model = by_label[i + 1]
         assert model[0] == "the paper's model" or model[0].startswith("the paper's model,")
-        assert model[1:4] == [_f(e["paper_model_ratio"]) for e in entries]
+        assert model[1:4] == [fmt(e["paper_model_ratio"]) for e in entries]
         checked += 1
     assert checked == len(MEMORY_ROWS)
 
@@ -315,11 +309,11 @@ def _mmap_entries(report: dict, setting: str) -> list[dict]:
 
 
 def test_memory_prose():
-    report = _result("memory")
-    ratios, text = report["ratios"], _text("Memory of stagewise training")
+    report = result("memory")
+    ratios, text = report["ratios"], PAGE.prose("Memory of stagewise training")
     for setting in MEMORY_ROWS.values():
         default = " / ".join(
-            _f(ratios[f"memory_boostresnet_over_resnet_{setting}_glibc_default_T{t}"])
+            fmt(ratios[f"memory_boostresnet_over_resnet_{setting}_glibc_default_T{t}"])
             for t in (4, 8, 16)
         )
         assert default in text, setting
@@ -337,8 +331,8 @@ def test_memory_prose():
         return [ratios[f"{key}{t}"] for t in (4, 8, 16)]
 
     large, full, mini = (over_model(s) for s in ("large_full_batch", "full_batch", "minibatch"))
-    assert "at 16,384 rows its peaks are {}, {} and {} times".format(*map(_f, large)) in text
-    assert f"at 4,096 rows {_f(min(full))} to {_f(max(full))} times" in text
+    assert "at 16,384 rows its peaks are {}, {} and {} times".format(*map(fmt, large)) in text
+    assert f"at 4,096 rows {fmt(min(full))} to {fmt(max(full))} times" in text
     assert f"With minibatches it is {min(mini):.1f} to {max(mini):.1f} times the model" in text
     tta = report["time_to_accuracy"]
     staged = tta["boostresnet_staged_test_accuracy"]
@@ -369,19 +363,19 @@ def test_write_report_appends_each_run_to_the_history(tmp_path, capsys):
 )
 def test_each_history_ends_with_the_latest_report(name):
     """A history and its latest report agree, so the page's ranges include what it calls latest."""
-    runs = _runs(name)
+    runs = run_history(name)
     assert runs and all(r["ratios"] and {"date", "commit"} <= set(r) for r in runs)
     dates = [r["date"] for r in runs]
     assert dates == sorted(dates)
     last = {k: v for k, v in runs[-1].items() if k not in ("date", "commit", "note")}
-    assert last == _result(name)
+    assert last == result(name)
 
 
 def test_channels_last_sentence():
-    ratios, text = _result("layout")["ratios"], _text(RESNET)
+    ratios, text = result("layout")["ratios"], PAGE.prose(RESNET)
     assert (
-        f"took {_f(ratios['channels_last_time_vs_nchw_wide_cnn'])} of the NCHW time for 64 "
-        f"channels at 28x28, but {_f(ratios['channels_last_time_vs_nchw_default_cnn'])} for the "
+        f"took {fmt(ratios['channels_last_time_vs_nchw_wide_cnn'])} of the NCHW time for 64 "
+        f"channels at 28x28, but {fmt(ratios['channels_last_time_vs_nchw_default_cnn'])} for the "
         "estimators' default CNN"
     ) in text
     assert ratios["channels_last_time_vs_nchw_default_cnn"] > 1.0  # why NCHW stays the default
